@@ -1,0 +1,100 @@
+# ptuned — one entry point. `make help` lists the targets.
+#
+# O=DIR puts every build product under DIR (objects in DIR/build, programs in DIR/bin), so that
+# several work trees or sanitizer builds never share object files. SAN=1 builds with ASan + UBSan
+# into a separate tree.
+
+O       ?= .
+SAN     ?= 0
+CC      ?= cc
+PYTHON  ?= python3
+TORCH_PYTHON ?= /usr/bin/python3
+
+ifeq ($(SAN),1)
+BUILD   := $(O)/build/san
+BIN     := $(O)/build/san/bin
+SANFLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+OPT     := -O1
+else
+BUILD   := $(O)/build/rel
+BIN     := $(O)/bin
+SANFLAGS :=
+OPT     := -O2
+endif
+
+PKGS     := openblas jansson libmicrohttpd sqlite3
+WARN     := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes
+CPPFLAGS += -D_GNU_SOURCE -Icore -Iserver $(shell pkg-config --cflags $(PKGS))
+CFLAGS   += -std=c11 $(OPT) -g -pthread $(WARN) $(SANFLAGS) -MMD -MP
+LDFLAGS  += -pthread $(SANFLAGS)
+LDLIBS   += $(shell pkg-config --libs $(PKGS)) -lm
+TEST_LIBS := $(shell pkg-config --libs cmocka)
+
+CORE_SRC   := $(sort $(wildcard core/*.c))
+SERVER_SRC := $(sort $(filter-out server/main.c,$(wildcard server/*.c)))
+CLI_SRC    := $(sort $(wildcard cli/*.c))
+TEST_SRC   := $(sort $(wildcard tests/test-*.c))
+
+CORE_OBJ   := $(CORE_SRC:%.c=$(BUILD)/%.o)
+SERVER_OBJ := $(SERVER_SRC:%.c=$(BUILD)/%.o)
+CLI_OBJ    := $(CLI_SRC:%.c=$(BUILD)/%.o)
+TESTS      := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
+
+LIBCORE    := $(BUILD)/libptcore.a
+LIBSERVER  := $(BUILD)/libptserver.a
+
+PROGRAMS := $(BIN)/ptune
+ifneq ($(wildcard server/main.c),)
+PROGRAMS += $(BIN)/ptuned
+endif
+
+.PHONY: all test unit integration help clean reference bench run demo fuzz soak tables
+.DEFAULT_GOAL := all
+
+all: $(PROGRAMS) $(TESTS) ## build bin/ptune, bin/ptuned and every test program
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
+
+$(LIBCORE): $(CORE_OBJ)
+	@mkdir -p $(dir $@)
+	rm -f $@ && $(AR) rcs $@ $^
+
+$(LIBSERVER): $(SERVER_OBJ)
+	@mkdir -p $(dir $@)
+	rm -f $@ && $(AR) rcs $@ $^
+
+$(BIN)/ptune: $(CLI_OBJ) $(LIBCORE)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BIN)/ptuned: $(BUILD)/server/main.o $(LIBSERVER) $(LIBCORE)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/tests/%: tests/%.c $(LIBSERVER) $(LIBCORE)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -Itests $(LDFLAGS) -o $@ $< $(LIBSERVER) $(LIBCORE) $(LDLIBS) $(TEST_LIBS)
+
+# Tests find the programs and the shared data through the environment, never by guessing.
+TEST_ENV := PTUNE_BIN=$(abspath $(BIN))/ptune PTUNED_BIN=$(abspath $(BIN))/ptuned \
+            PTUNE_SRC=$(abspath .) PTUNE_SHARED=$(abspath ..)/shared PTUNE_TMP=$(abspath $(BUILD))/tmp
+
+test: all ## run every test (unit, reference fixtures, integration)
+	@mkdir -p $(BUILD)/tmp
+	@$(TEST_ENV) sh tests/run.sh $(TESTS)
+
+reference: all ## regenerate the PyTorch reference fixtures (needs python3-torch) and compare live
+	$(TEST_ENV) TORCH_PYTHON=$(TORCH_PYTHON) sh tests/reference/make-fixtures.sh
+
+tables: ## regenerate core/unicode_tables.c from the Unicode Character Database (Debian unicode-data)
+	$(PYTHON) core/gen_unicode_tables.py /usr/share/unicode > core/unicode_tables.c
+
+help: ## list the targets
+	@grep -hE '^[a-z][a-zA-Z_-]*:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | sort | expand -t 14
+
+clean: ## remove build products
+	rm -rf $(O)/build $(O)/bin
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
