@@ -437,7 +437,8 @@ static void layer_backward(const bert_model *m, bert_ws *ws, const bert_layer *L
 int bert_backward(const bert_model *m, bert_ws *ws, const float *d_logits, float *const *d_prompt, pt_err *err)
 {
     if (!ws || ws->model != m)
-        return pt_fail(err, PT_EINVAL, "bert_backward needs a successful bert_forward_train on this model and workspace");
+        return pt_fail(err, PT_EINVAL,
+                       "bert_backward needs a successful bert_forward_train on this model and workspace");
     const int H = m->cfg.hidden_size, V = m->cfg.vocab_size, M = ws->n_masks, n_layers = m->cfg.num_layers;
     const bert_row *rows = ws->rows;
     if (M == 0) {
