@@ -129,6 +129,40 @@ static void test_gelu_values(void **state)
     assert_float_equal(pre[3], 0.0, 0);
 }
 
+/* The kernels' own erf and exp against libm in double, over the whole useful range. */
+static void test_gelu_and_exp_match_libm_on_a_grid(void **state)
+{
+    (void)state;
+    enum { N = 4001 };
+    static float u[N], pre[N], d[N], zero[N];
+    for (int i = 0; i < N; i++)
+        u[i] = -10.0f + 0.005f * i;
+    memcpy(d, u, sizeof d);
+    tensor_bias_gelu(1, N, d, zero, pre);
+    double worst = 0, worst_d = 0;
+    for (int i = 0; i < N; i++) {
+        double x = u[i], want = 0.5 * x * (1 + erf(x / sqrt(2.0)));
+        worst = fmax(worst, fabs(d[i] - want) / fmax(1, fabs(x)));
+        d[i] = 1.0f;
+    }
+    tensor_gelu_backward(N, d, pre);
+    for (int i = 0; i < N; i++) {
+        double x = u[i], want = 0.5 * (1 + erf(x / sqrt(2.0))) + x * exp(-0.5 * x * x) / sqrt(2 * M_PI);
+        worst_d = fmax(worst_d, fabs(d[i] - want));
+    }
+    assert_true(worst < 5e-7);
+    assert_true(worst_d < 5e-7);
+    /* softmax([0, x]) = (1, e^x) / (1 + e^x): relative error of e^x down to x = -80 */
+    double worst_exp = 0;
+    for (float x = -80.0f; x <= 0.0f; x += 0.01f) {
+        float s[2] = {0.0f, x};
+        tensor_softmax_rows(1, 2, s, 2, 1.0f);
+        double want = exp((double)x) / (1 + exp((double)x));
+        worst_exp = fmax(worst_exp, fabs(s[1] - want) / want);
+    }
+    assert_true(worst_exp < 1e-6);
+}
+
 static void test_gelu_backward_finite_differences(void **state)
 {
     (void)state;
@@ -297,6 +331,7 @@ int main(void)
         cmocka_unit_test(test_gemm_matches_naive),
         cmocka_unit_test(test_linear_adds_bias),
         cmocka_unit_test(test_gelu_values),
+        cmocka_unit_test(test_gelu_and_exp_match_libm_on_a_grid),
         cmocka_unit_test(test_gelu_backward_finite_differences),
         cmocka_unit_test(test_layernorm_matches_naive),
         cmocka_unit_test(test_layernorm_backward_finite_differences),
