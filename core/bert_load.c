@@ -13,6 +13,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include "sha256.h"
 
@@ -136,6 +138,7 @@ typedef struct loader {
     int n_missing, n_wrong;
     size_t owned_floats;
     bool has_bias;
+    bool all_converted; /* no parameter used in place: the mapping is only read once */
 } loader;
 
 static void note(char *list, size_t cap, int *count, const char *fmt, const char *a, const char *b, const char *c)
@@ -296,6 +299,63 @@ static void set_dtype(bert_model *m, const loader *ld)
     snprintf(m->dtype, sizeof m->dtype, "%s", st_dtype_name(d));
 }
 
+/* Gives back the whole pages inside [p, p + n) of the mapping. Used when every parameter is converted
+ * (an F16/BF16 file): the mapped pages are then dead weight in RSS once hashed and converted, and
+ * dropping them as we go keeps the peak near the converted size. The mapping itself stays valid. */
+static void drop_pages(const void *p, size_t n)
+{
+    uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE), lo = ((uintptr_t)p + page - 1) / page * page,
+              hi = ((uintptr_t)p + n) / page * page;
+    if (hi > lo)
+        madvise((void *)lo, hi - lo, MADV_DONTNEED);
+}
+
+/* sha256 of the whole file, hashed in chunks so that pages can be dropped behind the hash. */
+static void fingerprint(bert_model *m, bool drop)
+{
+    enum { CHUNK = 32 << 20 };
+    sha256_ctx c;
+    uint8_t d[32];
+    const uint8_t *p = m->st.map;
+    sha256_init(&c);
+    for (size_t at = 0; at < m->st.map_size; at += CHUNK) {
+        size_t n = m->st.map_size - at < CHUNK ? m->st.map_size - at : CHUNK;
+        sha256_update(&c, p + at, n);
+        if (drop)
+            drop_pages(p + at, n);
+    }
+    sha256_final(&c, d);
+    for (int i = 0; i < 32; i++)
+        snprintf(m->fingerprint + 2 * i, 3, "%02x", d[i]);
+}
+
+static int materialize(bert_model *m, loader *ld, pt_err *err)
+{
+    bool zero_bias = !ld->has_bias;
+    size_t total = ld->owned_floats + (zero_bias ? (size_t)m->cfg.vocab_size : 0);
+    if (total && !(m->owned = calloc(total, sizeof(float))))
+        return pt_fail(err, PT_ENOMEM, "out of memory for %zu MB of converted weights", total * sizeof(float) >> 20);
+    for (int i = 0; i < ld->n_slots; i++) {
+        slot *s = &ld->slots[i];
+        if (s->owned_index < 0) {
+            *s->dst = s->t->data;
+            continue;
+        }
+        int rc = st_to_f32(s->t, m->owned + s->owned_index, err);
+        if (rc)
+            return rc;
+        *s->dst = m->owned + s->owned_index;
+        if (ld->all_converted)
+            drop_pages(s->t->data, s->t->nbytes);
+    }
+    if (zero_bias)
+        m->decoder_b = m->owned + ld->owned_floats;
+    if (m->tied)
+        m->decoder_w = m->word_emb;
+    return 0;
+}
+
+/* Finds and checks every parameter, fingerprints the file, then points or converts the parameters. */
 static int resolve_tensors(bert_model *m, const char *path, pt_err *err)
 {
     loader ld = {.m = m};
@@ -306,29 +366,14 @@ static int resolve_tensors(bert_model *m, const char *path, pt_err *err)
     int rc = 0;
     if (ld.n_missing || ld.n_wrong) {
         rc = report_problems(&ld, path, err);
-        goto out;
+    } else {
+        set_dtype(m, &ld);
+        ld.all_converted = true;
+        for (int i = 0; i < ld.n_slots; i++)
+            ld.all_converted &= ld.slots[i].owned_index >= 0;
+        fingerprint(m, ld.all_converted);
+        rc = materialize(m, &ld, err);
     }
-    set_dtype(m, &ld);
-    bool zero_bias = !ld.has_bias;
-    size_t total = ld.owned_floats + (zero_bias ? (size_t)m->cfg.vocab_size : 0);
-    if (total && !(m->owned = calloc(total, sizeof(float)))) {
-        rc = pt_fail(err, PT_ENOMEM, "out of memory for %zu MB of converted weights", total * sizeof(float) >> 20);
-        goto out;
-    }
-    for (int i = 0; i < ld.n_slots && !rc; i++) {
-        slot *s = &ld.slots[i];
-        if (s->owned_index < 0) {
-            *s->dst = s->t->data;
-        } else {
-            rc = st_to_f32(s->t, m->owned + s->owned_index, err);
-            *s->dst = m->owned + s->owned_index;
-        }
-    }
-    if (zero_bias)
-        m->decoder_b = m->owned + ld.owned_floats;
-    if (m->tied)
-        m->decoder_w = m->word_emb;
-out:
     free(ld.slots);
     return rc;
 }
@@ -417,7 +462,6 @@ static int load_weights(bert_model *m, const char *dir, pt_err *err)
     if (rc)
         return rc;
     m->weights_bytes = m->st.map_size;
-    sha256_hex(m->st.map, m->st.map_size, m->fingerprint);
     if ((rc = resolve_tensors(m, path, err)))
         return rc;
     if (vocab_size(m->vocab) != m->cfg.vocab_size) {
