@@ -43,19 +43,20 @@ static int cfg_int(const json_t *root, const char *key, int dflt, int *out, pt_e
     }
     if (!json_is_integer(v) || json_integer_value(v) <= 0 || json_integer_value(v) > DIM_MAX) {
         char found[64];
+        const char *kind = json_is_string(v) ? "string" : json_is_real(v) ? "fraction" : "non-number";
         if (json_is_integer(v))
             snprintf(found, sizeof found, ", found %lld", (long long)json_integer_value(v));
         else
-            snprintf(found, sizeof found, ", found a %s", json_is_string(v) ? "string" : json_is_real(v) ? "fraction"
-                                                                                                         : "non-number");
+            snprintf(found, sizeof found, ", found a %s", kind);
         return cfg_fail(err, key, "config.json: '%s' must be an integer in 1..16777216%s", found);
     }
     *out = (int)json_integer_value(v);
     return 0;
 }
 
-/* model_type and position_embedding_type are optional, but when present they must describe what this
- * engine computes: a RoBERTa or relative-position model would load and silently give wrong numbers. */
+/* hidden_act, model_type and position_embedding_type are optional (HF's defaults are what we compute),
+ * but when present they must say so: a RoBERTa, relative-position or ReLU model would otherwise load
+ * and silently give wrong numbers. */
 static int cfg_string_is(const json_t *root, const char *key, const char *want, const char *why, pt_err *err)
 {
     const json_t *v = json_object_get(root, key);
@@ -115,8 +116,7 @@ int bert_config_parse(bert_config *cfg, const char *json, size_t len, pt_err *er
     if (!rc)
         rc = cfg_string_is(root, "position_embedding_type", "absolute", "", err);
     if (!rc && cfg->hidden_size % cfg->num_heads)
-        rc = cfg_fail(err, "num_attention_heads",
-                      "config.json: hidden_size is not divisible by '%s'%s", "");
+        rc = cfg_fail(err, "num_attention_heads", "config.json: hidden_size is not divisible by '%s'%s", "");
     json_decref(root);
     return rc;
 }
@@ -141,11 +141,10 @@ typedef struct loader {
     bool all_converted; /* no parameter used in place: the mapping is only read once */
 } loader;
 
-static void note(char *list, size_t cap, int *count, const char *fmt, const char *a, const char *b, const char *c)
+/* Appends item to a "; "-separated list while it fits, then "..."; count keeps the true total. */
+static void note(char *list, size_t cap, int *count, const char *item)
 {
     size_t used = strlen(list);
-    char item[256];
-    snprintf(item, sizeof item, fmt, a, b, c);
     if (used + strlen(item) + 8 < cap)
         snprintf(list + used, cap - used, "%s%s", *count ? "; " : "", item);
     else if (!strstr(list, "..."))
@@ -184,21 +183,23 @@ static void want(loader *ld, const float **dst, const char *name, int d0, int d1
 {
     const st_tensor *t = find_spelling(&ld->m->st, name);
     if (!t) {
-        note(ld->missing, sizeof ld->missing, &ld->n_missing, "%s%s%s", name, "", "");
+        note(ld->missing, sizeof ld->missing, &ld->n_missing, name);
         return;
     }
     int ndim = d1 ? 2 : 1;
     int64_t exp[2] = {d0, d1};
+    char item[400];
     if (t->ndim != ndim || t->shape[0] != d0 || (d1 && t->shape[1] != d1)) {
         char e[64], f[64];
         shape_text(e, sizeof e, ndim, exp);
         shape_text(f, sizeof f, t->ndim, t->shape);
-        note(ld->wrong, sizeof ld->wrong, &ld->n_wrong, "%s expected %s, found %s", t->name, e, f);
+        snprintf(item, sizeof item, "%s expected %s, found %s", t->name, e, f);
+        note(ld->wrong, sizeof ld->wrong, &ld->n_wrong, item);
         return;
     }
     if (t->dtype != ST_F32 && t->dtype != ST_F16 && t->dtype != ST_BF16) {
-        note(ld->wrong, sizeof ld->wrong, &ld->n_wrong, "%s has dtype %s%s", t->name, st_dtype_name(t->dtype),
-             " (F32, F16 or BF16 expected)");
+        snprintf(item, sizeof item, "%s has dtype %s (F32, F16 or BF16 expected)", t->name, st_dtype_name(t->dtype));
+        note(ld->wrong, sizeof ld->wrong, &ld->n_wrong, item);
         return;
     }
     slot *s = &ld->slots[ld->n_slots++];

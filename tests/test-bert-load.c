@@ -7,6 +7,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 #include <jansson.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -424,50 +425,69 @@ static void test_f16_and_bf16_equal_rounded_f32(void **state)
     bert_free(b);
 }
 
-/* A file whose F32 data starts at an odd offset (a 1-byte U8 tensor first): loaded by copying. */
-static void test_misaligned_f32_is_copied(void **state)
+/* Writes the base model's tensors by hand: pad puts a 1-byte U8 tensor first (so every F32 tensor is
+ * misaligned), and the tensor named as_i32 is declared I32 instead of F32. */
+static void write_raw(const char *dir, bool pad, const char *as_i32)
 {
-    (void)state;
     st_file f;
     pt_err e;
     char path[2600];
     path_in(path, sizeof path, base, "model.safetensors");
     assert_int_equal(st_open(&f, path, &e), 0);
     json_t *h = json_object();
-    json_object_set_new(h, "pad", json_pack("{s:s, s:[i], s:[i,i]}", "dtype", "U8", "shape", 1, "data_offsets", 0, 1));
-    size_t at = 1;
+    if (pad)
+        json_object_set_new(h, "pad", json_pack("{s:s, s:[i], s:[i,i]}", "dtype", "U8", "shape", 1, "data_offsets", 0, 1));
+    size_t at = pad;
     for (int i = 0; i < f.n_tensors; i++) {
         const st_tensor *t = &f.tensors[i];
         json_t *shape = json_array();
         for (int d = 0; d < t->ndim; d++)
             json_array_append_new(shape, json_integer(t->shape[d]));
+        const char *dtype = as_i32 && !strcmp(t->name, as_i32) ? "I32" : "F32";
         json_object_set_new(h, t->name,
-                            json_pack("{s:s, s:o, s:[I,I]}", "dtype", "F32", "shape", shape, "data_offsets",
+                            json_pack("{s:s, s:o, s:[I,I]}", "dtype", dtype, "shape", shape, "data_offsets",
                                       (json_int_t)at, (json_int_t)(at + t->nbytes)));
         at += t->nbytes;
     }
     char *text = json_dumps(h, JSON_COMPACT);
     json_decref(h);
-    char dir[2400];
-    variant_dir(dir, sizeof dir, "bl-misaligned");
     path_in(path, sizeof path, dir, "model.safetensors");
     FILE *fp = fopen(path, "wb");
+    assert_non_null(fp);
     uint64_t hl = strlen(text);
     fwrite(&hl, 8, 1, fp);
     fwrite(text, 1, hl, fp);
-    fputc(0x5a, fp);
+    if (pad)
+        fputc(0x5a, fp);
     for (int i = 0; i < f.n_tensors; i++)
         fwrite(f.tensors[i].data, 1, f.tensors[i].nbytes, fp);
-    fclose(fp);
+    assert_int_equal(fclose(fp), 0);
     free(text);
     st_close(&f);
+}
 
+static void test_misaligned_f32_is_copied(void **state)
+{
+    (void)state;
+    char dir[2400];
+    variant_dir(dir, sizeof dir, "bl-misaligned");
+    write_raw(dir, true, NULL);
     bert_model *a = load_ok(base), *b = load_ok(dir);
     assert_same_values(a, b);
     assert_non_null(b->owned);
     assert_int_equal((uintptr_t)b->word_emb % sizeof(float), 0);
     bert_free(a);
     bert_free(b);
+}
+
+static void test_integer_dtype_is_named(void **state)
+{
+    (void)state;
+    char dir[2400];
+    variant_dir(dir, sizeof dir, "bl-i32");
+    write_raw(dir, false, "bert.encoder.layer.0.output.dense.bias");
+    expect_load_fails(dir, PT_EFORMAT, "1 tensor with a wrong shape or dtype: bert.encoder.layer.0.output.dense.bias "
+                      "has dtype I32 (F32, F16 or BF16 expected)", NULL);
 }
 
 static const char *drop_two(const char *name, char *buf, size_t cap)
@@ -657,6 +677,7 @@ int main(void)
         cmocka_unit_test(test_extra_tensors_are_ignored),
         cmocka_unit_test(test_f16_and_bf16_equal_rounded_f32),
         cmocka_unit_test(test_misaligned_f32_is_copied),
+        cmocka_unit_test(test_integer_dtype_is_named),
         cmocka_unit_test(test_missing_tensors_are_named),
         cmocka_unit_test(test_wrong_shape_is_named_with_expected_and_found),
         cmocka_unit_test(test_config_parse),
