@@ -441,18 +441,18 @@ static int load_config(bert_model *m, const char *dir, pt_err *err)
 
 static int load_vocab(bert_model *m, const char *dir, pt_err *err)
 {
-    char path[PATH_MAX];
-    join(path, sizeof path, dir, "vocab.txt");
-    int rc = vocab_load(&m->vocab, path, err);
+    char vpath[PATH_MAX], cpath[PATH_MAX];
+    join(vpath, sizeof vpath, dir, "vocab.txt");
+    int rc = vocab_load(&m->vocab, vpath, err); /* refuses an empty file itself */
     if (rc)
         return rc;
-    if (vocab_size(m->vocab) == 0)
-        return pt_fail(err, PT_EFORMAT, "%s: empty vocabulary (no tokens)", path);
     bool lower = true;
-    join(path, sizeof path, dir, "tokenizer_config.json");
-    if ((rc = tokenizer_read_config(path, &lower, err)))
+    join(cpath, sizeof cpath, dir, "tokenizer_config.json");
+    if ((rc = tokenizer_read_config(cpath, &lower, err)))
         return rc;
-    return tokenizer_init(&m->tok, m->vocab, lower, err);
+    if ((rc = tokenizer_init(&m->tok, m->vocab, lower, err)))
+        return pt_err_prefix(err, "%s", vpath);
+    return 0;
 }
 
 static int load_weights(bert_model *m, const char *dir, pt_err *err)

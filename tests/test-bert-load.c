@@ -638,7 +638,7 @@ static void test_vocab_size_mismatch(void **state)
     free(v);
 }
 
-static void test_empty_vocab(void **state)
+static void test_empty_or_unusable_vocab(void **state)
 {
     (void)state;
     char dir[2400], path[2600];
@@ -646,7 +646,19 @@ static void test_empty_vocab(void **state)
     copy_file(base, dir, "model.safetensors");
     path_in(path, sizeof path, dir, "vocab.txt");
     write_text(path, "");
-    expect_load_fails(dir, PT_EFORMAT, "vocab.txt", "empty");
+    expect_load_fails(dir, PT_EFORMAT, "bl-empty-vocab/vocab.txt", "empty");
+    write_text(path, "[PAD]\n");
+    expect_load_fails(dir, PT_EFORMAT, "bl-empty-vocab/vocab.txt: ", "[UNK]");
+    copy_file(base, dir, "vocab.txt");
+    path_in(path, sizeof path, dir, "tokenizer_config.json");
+    write_text(path, "{\"do_lower_case\": 3}");
+    expect_load_fails(dir, PT_EFORMAT, "bl-empty-vocab/tokenizer_config.json", "do_lower_case");
+    write_text(path, "{\"do_lower_case\": false}");
+    bert_model *m = load_ok(dir);
+    assert_false(m->tok.do_lower_case);
+    assert_int_equal(m->tok.unk_id, 1);
+    assert_int_equal(m->tok.mask_id, 4);
+    bert_free(m);
 }
 
 static void test_missing_or_broken_weights_file(void **state)
@@ -683,7 +695,7 @@ int main(void)
         cmocka_unit_test(test_config_parse),
         cmocka_unit_test(test_bad_config_json_in_directory),
         cmocka_unit_test(test_vocab_size_mismatch),
-        cmocka_unit_test(test_empty_vocab),
+        cmocka_unit_test(test_empty_or_unusable_vocab),
         cmocka_unit_test(test_missing_or_broken_weights_file),
     };
     return cmocka_run_group_tests(tests, setup, NULL);
