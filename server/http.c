@@ -21,6 +21,7 @@
 
 #define MAX_PARAMS 4
 #define MAX_EXTRA_HEADERS 8
+#define DISCARD_MAX (64u << 20)
 
 struct http_server {
     struct MHD_Daemon *d;
@@ -30,6 +31,7 @@ struct http_server {
     atomic_bool draining;
     pthread_mutex_t mu; /* guards the wait for active == 0 */
     pthread_cond_t idle;
+    MHD_socket listen_fd; /* after http_quiesce, closed by http_stop */
 };
 
 typedef struct param {
@@ -57,6 +59,7 @@ struct http_req {
     int status;
     size_t resp_bytes;
     bool replied, queued;
+    size_t discarded; /* body bytes dropped after an early refusal */
     char *extra[MAX_EXTRA_HEADERS][2];
     int n_extra;
 };
@@ -406,12 +409,12 @@ static void check_body_headers(http_req *r)
     }
 }
 
-static bool append_body(http_req *r, const char *data, size_t n)
+static void append_body(http_req *r, const char *data, size_t n)
 {
     if (n > r->srv->cfg.max_body - r->len) {
         http_reply_error(r, 413, "body_too_large", json_pack("{s:I}", "max_body", (json_int_t)r->srv->cfg.max_body),
                          "request body is larger than the limit of %zu bytes", r->srv->cfg.max_body);
-        return false;
+        return;
     }
     if (r->len + n + 1 > r->cap) {
         size_t cap = r->cap ? r->cap : 16384;
@@ -420,7 +423,7 @@ static bool append_body(http_req *r, const char *data, size_t n)
         char *nb = realloc(r->body, cap);
         if (!nb) {
             http_reply_error(r, 503, "out_of_memory", NULL, "cannot hold the request body right now");
-            return false;
+            return;
         }
         r->body = nb;
         r->cap = cap;
@@ -428,7 +431,6 @@ static bool append_body(http_req *r, const char *data, size_t n)
     memcpy(r->body + r->len, data, n);
     r->len += n;
     r->body[r->len] = '\0';
-    return true;
 }
 
 static enum MHD_Result queue(http_req *r)
@@ -500,8 +502,14 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     if (*upload_size) {
         size_t n = *upload_size;
         *upload_size = 0;
-        if (!r->replied && !append_body(r, upload_data, n))
-            return queue(r);
+        /* libmicrohttpd cannot answer in the middle of a body: past the limit the bytes are counted and
+         * dropped, and the 413 goes out at the end — unless the client keeps going far beyond the limit,
+         * then the connection is closed. */
+        if (r->replied) {
+            r->discarded += n;
+            return r->discarded > DISCARD_MAX ? MHD_NO : MHD_YES;
+        }
+        append_body(r, upload_data, n);
         return MHD_YES;
     }
     if (!r->replied)
@@ -631,14 +639,14 @@ int http_start(http_server **out, const http_config *cfg, pt_err *err)
     if (!s)
         return pt_fail(err, PT_ENOMEM, "out of memory");
     s->cfg = *cfg;
+    s->listen_fd = MHD_INVALID_SOCKET;
     pthread_mutex_init(&s->mu, NULL);
     pthread_cond_init(&s->idle, NULL);
     unsigned flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ITC |
                      MHD_USE_ERROR_LOG | (v6 ? MHD_USE_IPv6 : 0);
-    s->d = MHD_start_daemon(flags, (uint16_t)port, NULL, NULL, on_request, s, MHD_OPTION_SOCK_ADDR, &addr,
-                            MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_CONNECTION_LIMIT, 1024u,
-                            MHD_OPTION_CONNECTION_TIMEOUT, 120u, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
-                            MHD_OPTION_END);
+    s->d = MHD_start_daemon(flags, (uint16_t)port, NULL, NULL, on_request, s, MHD_OPTION_EXTERNAL_LOGGER, mhd_log,
+                            NULL, MHD_OPTION_SOCK_ADDR, &addr, MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
+                            MHD_OPTION_CONNECTION_LIMIT, 1024u, MHD_OPTION_CONNECTION_TIMEOUT, 120u, MHD_OPTION_END);
     if (!s->d) {
         http_stop(s);
         return pt_fail(err, PT_EIO, "cannot listen on %s (address in use or not available?)", cfg->listen);
@@ -653,12 +661,19 @@ int http_port(const http_server *s) { return s->port; }
 
 bool http_draining(const http_server *s) { return atomic_load(&s->draining); }
 
-void http_drain(http_server *s, int timeout_ms)
+void http_quiesce(http_server *s)
 {
-    atomic_store(&s->draining, true);
-    MHD_socket fd = MHD_quiesce_daemon(s->d);
-    if (fd != MHD_INVALID_SOCKET)
-        close(fd);
+    if (atomic_exchange(&s->draining, true))
+        return;
+    /* The socket must stay open until MHD_stop_daemon; shutting it down refuses new connections now
+     * (a merely quiesced socket would still complete handshakes that nobody accepts). */
+    s->listen_fd = MHD_quiesce_daemon(s->d);
+    if (s->listen_fd != MHD_INVALID_SOCKET)
+        shutdown(s->listen_fd, SHUT_RDWR);
+}
+
+bool http_wait_idle(http_server *s, int timeout_ms)
+{
     struct timespec until;
     clock_gettime(CLOCK_REALTIME, &until);
     until.tv_sec += timeout_ms / 1000;
@@ -669,7 +684,9 @@ void http_drain(http_server *s, int timeout_ms)
     while (atomic_load(&s->active) > 0)
         if (pthread_cond_timedwait(&s->idle, &s->mu, &until) == ETIMEDOUT)
             break;
+    bool idle = atomic_load(&s->active) == 0;
     pthread_mutex_unlock(&s->mu);
+    return idle;
 }
 
 void http_stop(http_server *s)
@@ -678,6 +695,8 @@ void http_stop(http_server *s)
         return;
     if (s->d)
         MHD_stop_daemon(s->d);
+    if (s->listen_fd != MHD_INVALID_SOCKET)
+        close(s->listen_fd);
     pthread_cond_destroy(&s->idle);
     pthread_mutex_destroy(&s->mu);
     free(s);

@@ -11,8 +11,8 @@
  * path, status, bytes, duration, request id.
  *
  * Threads: one per connection, so a handler may block (classify waits for its batch). Draining
- * (http_drain) stops accepting connections, lets requests on open connections finish (answering with
- * `Connection: close`), and returns when none is in flight or the timeout passes.
+ * (http_quiesce, then http_wait_idle) stops accepting connections, lets requests on open connections
+ * finish (answering with `Connection: close`), and returns when none is in flight or the timeout passes.
  */
 #ifndef PT_HTTP_H
 #define PT_HTTP_H
@@ -77,8 +77,10 @@ int http_parse_listen(const char *listen, char *host, size_t host_cap, int *port
 int http_start(http_server **out, const http_config *cfg, pt_err *err);
 int http_port(const http_server *s);
 bool http_draining(const http_server *s);
-/* Stops accepting and waits (up to timeout_ms) until no request is in flight. */
-void http_drain(http_server *s, int timeout_ms);
+/* Stops accepting connections; requests on open connections are still served, with Connection: close. */
+void http_quiesce(http_server *s);
+/* Waits (up to timeout_ms) until no request is in flight; false on timeout. */
+bool http_wait_idle(http_server *s, int timeout_ms);
 void http_stop(http_server *s);
 
 /* ---- inside a handler ---- */

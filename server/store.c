@@ -791,6 +791,12 @@ int store_task_recover(store *s, int max_attempts, int *requeued, int *failed, p
     lock(s);
     int rc = begin(s, err);
     *requeued = *failed = 0;
+    /* A cancel that the crashed job never saw still counts. */
+    if (!rc)
+        rc = exec(s,
+                  "UPDATE tasks SET status = 'cancelled', error = 'cancelled by request', finished_at = " NOW
+                  " WHERE status = 'running' AND cancel_requested = 1",
+                  err);
     if (!rc && !(rc = prepare(s, &st,
                               "UPDATE tasks SET status = 'failed', finished_at = " NOW ", error = "
                               "'interrupted ' || attempts || ' times while running (the daemon stopped or "

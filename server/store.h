@@ -117,7 +117,7 @@ int store_task_cancel(store *s, int64_t id, char now_status[16], pt_err *err);
 int store_task_delete(store *s, int64_t id, pt_err *err);
 
 /* At start-up: tasks left running by a crash go back to queued, or to failed (with a reason) once they
- * have been started max_attempts times. */
+ * have been started max_attempts times, or to cancelled when a cancel had been requested. */
 int store_task_recover(store *s, int max_attempts, int *requeued, int *failed, pt_err *err);
 
 /* A claimed job: the oldest queued task, now running with attempts + 1. */
