@@ -25,7 +25,7 @@ endif
 PKGS     := openblas jansson libmicrohttpd sqlite3
 WARN     := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes
 CPPFLAGS += -D_GNU_SOURCE -Icore -Iserver $(shell pkg-config --cflags $(PKGS))
-CFLAGS   += -std=c11 $(OPT) -g -pthread $(WARN) $(SANFLAGS) -MMD -MP
+CFLAGS   += -std=c11 $(OPT) -g -pthread -fopenmp-simd -fno-trapping-math $(WARN) $(SANFLAGS) -MMD -MP
 LDFLAGS  += -pthread $(SANFLAGS)
 LDLIBS   += $(shell pkg-config --libs $(PKGS)) -lm
 TEST_LIBS := $(shell pkg-config --libs cmocka)
@@ -60,7 +60,7 @@ endif
 
 all: $(PROGRAMS) $(TESTS) ## build bin/ptune, bin/ptuned and every test program
 
-$(BUILD)/%.o: %.c
+$(BUILD)/%.o: %.c Makefile
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
 
@@ -104,7 +104,8 @@ reference: all ## regenerate the PyTorch reference fixtures (needs python3-torch
 	$(TEST_ENV) TORCH_PYTHON=$(TORCH_PYTHON) sh tests/reference/make-fixtures.sh
 
 tables: ## regenerate core/unicode_tables.c from the Unicode Character Database (Debian unicode-data)
-	$(PYTHON) core/gen_unicode_tables.py /usr/share/unicode > core/unicode_tables.c
+	$(PYTHON) core/gen_unicode_tables.py /usr/share/unicode > core/unicode_tables.c.tmp
+	mv core/unicode_tables.c.tmp core/unicode_tables.c
 
 help: ## list the targets
 	@grep -hE '^[a-z][a-zA-Z_-]*:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | sort | expand -t 14
