@@ -116,7 +116,7 @@ static int start(app *a)
                       .keys = a->keys, .log_format = c->log_format, .app = a, .observe = observe};
     if (http_start(&a->http, &hc, &err))
         return fail_config("--listen", &err);
-    char where[400];
+    char where[800];
     char host[256];
     int port;
     http_parse_listen(c->listen, host, sizeof host, &port, &err);
