@@ -150,9 +150,10 @@ int tsv_parse(tsv_data *out, const char *buf, size_t len, pt_err *err)
     return 0;
 }
 
-int tsv_load(tsv_data *out, const char *path, pt_err *err)
+int tsv_read_file(const char *path, char **out, size_t *out_len, pt_err *err)
 {
-    memset(out, 0, sizeof *out);
+    *out = NULL;
+    *out_len = 0;
     FILE *f = fopen(path, "rb");
     if (!f)
         return pt_fail(err, PT_EIO, "%s: %s", path, strerror(errno));
@@ -160,7 +161,7 @@ int tsv_load(tsv_data *out, const char *path, pt_err *err)
     size_t len = 0, cap = 0;
     int rc = 0;
     for (;;) {
-        if (len == cap) {
+        if (len + 1 >= cap) {
             cap = cap ? 2 * cap : 1 << 16;
             char *nb = realloc(buf, cap);
             if (!nb) {
@@ -169,7 +170,7 @@ int tsv_load(tsv_data *out, const char *path, pt_err *err)
             }
             buf = nb;
         }
-        size_t got = fread(buf + len, 1, cap - len, f);
+        size_t got = fread(buf + len, 1, cap - len - 1, f);
         len += got;
         if (got == 0) {
             if (ferror(f))
@@ -178,7 +179,25 @@ int tsv_load(tsv_data *out, const char *path, pt_err *err)
         }
     }
     fclose(f);
-    if (!rc && (rc = tsv_parse(out, buf ? buf : "", len, err)))
+    if (rc) {
+        free(buf);
+        return rc;
+    }
+    buf[len] = '\0';
+    *out = buf;
+    *out_len = len;
+    return 0;
+}
+
+int tsv_load(tsv_data *out, const char *path, pt_err *err)
+{
+    memset(out, 0, sizeof *out);
+    char *buf;
+    size_t len;
+    int rc = tsv_read_file(path, &buf, &len, err);
+    if (rc)
+        return rc;
+    if ((rc = tsv_parse(out, buf, len, err)))
         pt_err_prefix(err, "%s", path);
     free(buf);
     return rc;
