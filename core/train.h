@@ -52,7 +52,7 @@
 typedef enum train_loss { TRAIN_LOSS_CLASS, TRAIN_LOSS_VOCAB } train_loss;
 
 typedef struct train_config {
-    char *template_src;     /* owned */
+    char *template_src;     /* owned; NULL = TEMPLATE_DEFAULT */
     verbalizer verb;        /* n_labels == 0: default from the training labels */
     prompt_kind encoder;
     int encoder_hidden;
@@ -71,6 +71,10 @@ int train_config_parse(train_config *c, const json_t *obj, pt_err *err);
 /* Every key, defaults resolved ("init": null when NULL); the verbalizer only if it has labels. */
 json_t *train_config_to_json(const train_config *c);
 int train_config_copy(train_config *dst, const train_config *src, pt_err *err);
+/* What can only be checked against the backbone, so that a bad config is refused before a job starts:
+ * max_seq_len within the model's positions, the template and verbalizer compile with its vocabulary,
+ * the init text tokenizes, lstm needs an even hidden size. train_run performs the same checks. */
+int train_config_check(const train_config *c, const bert_model *m, pt_err *err);
 void train_config_free(train_config *c);
 
 typedef struct train_progress {
