@@ -89,7 +89,8 @@ reference: all ## regenerate the PyTorch reference fixtures (needs python3-torch
 	$(TEST_ENV) TORCH_PYTHON=$(TORCH_PYTHON) sh tests/reference/make-fixtures.sh
 
 tables: ## regenerate core/unicode_tables.c from the Unicode Character Database (Debian unicode-data)
-	$(PYTHON) core/gen_unicode_tables.py /usr/share/unicode > core/unicode_tables.c
+	$(PYTHON) core/gen_unicode_tables.py /usr/share/unicode > core/unicode_tables.c.tmp
+	mv core/unicode_tables.c.tmp core/unicode_tables.c
 
 help: ## list the targets
 	@grep -hE '^[a-z][a-zA-Z_-]*:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | sort | expand -t 14
