@@ -8,34 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Length of the valid UTF-8 sequence at s (at most n bytes), or 0 if it is not valid: overlong forms,
- * surrogates and code points above U+10FFFF are refused, as a strict decoder must. */
-static size_t utf8_seq(const unsigned char *s, size_t n)
-{
-    unsigned c = s[0];
-    if (c < 0x80)
-        return 1;
-    size_t len;
-    unsigned min, cp;
-    if ((c & 0xe0) == 0xc0)
-        len = 2, min = 0x80, cp = c & 0x1f;
-    else if ((c & 0xf0) == 0xe0)
-        len = 3, min = 0x800, cp = c & 0x0f;
-    else if ((c & 0xf8) == 0xf0)
-        len = 4, min = 0x10000, cp = c & 0x07;
-    else
-        return 0;
-    if (len > n)
-        return 0;
-    for (size_t i = 1; i < len; i++) {
-        if ((s[i] & 0xc0) != 0x80)
-            return 0;
-        cp = (cp << 6) | (s[i] & 0x3f);
-    }
-    if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-        return 0;
-    return len;
-}
+#include "utf8.h"
 
 static int fail_at(pt_err *err, long line, long offset, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 
@@ -61,9 +34,11 @@ static int check_utf8(const char *s, size_t start, size_t end, long line, pt_err
     for (size_t i = start; i < end;) {
         if (u[i] == 0)
             return fail_at(err, line, (long)i, "NUL byte at byte offset %zu (expected UTF-8 text)", i);
-        size_t k = utf8_seq(u + i, end - i);
+        uint32_t cp;
+        const char *why;
+        size_t k = utf8_decode(u + i, end - i, &cp, &why);
         if (k == 0)
-            return fail_at(err, line, (long)i, "invalid UTF-8 at byte offset %zu", i);
+            return fail_at(err, line, (long)i, "invalid UTF-8 at byte offset %zu (%s)", i, why);
         i += k;
     }
     return 0;

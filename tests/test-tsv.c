@@ -78,7 +78,7 @@ static void test_errors_name_the_line(void **state)
     assert_int_equal(parse_err(bad, sizeof bad - 1, &e), PT_EFORMAT);
     assert_int_equal(e.line, 2);
     assert_int_equal(e.offset, 8);
-    assert_string_equal(e.msg, "line 2: invalid UTF-8 at byte offset 8");
+    assert_non_null(strstr(e.msg, "line 2: invalid UTF-8 at byte offset 8 ("));
 
     /* Overlong encoding of '/' and a UTF-16 surrogate are not UTF-8. */
     assert_int_equal(parse_err("a\t\xC0\xAF", 4, &e), PT_EFORMAT);
