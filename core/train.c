@@ -339,12 +339,8 @@ typedef struct trainer {
     prompt_enc *enc;
     size_t nh;            /* n_prompt x H */
     float *vec, *dvec;    /* encoder output and d loss / d output */
-    float *d_prompt;      /* batch x nh, from bert_backward */
-    float **d_prompt_ptr;
-    float *logits, *d_logits; /* batch x n_mask x V */
-    bert_row *brows;
-    float *scores;        /* n_labels */
-    int *best_word;       /* n_labels */
+    const template_row **batch; /* this step's rows */
+    int *batch_gold;
     float *adam_m, *adam_v;
     bert_ws *ws;
     long step, total_steps, warmup_steps;
@@ -419,27 +415,19 @@ static int encode_train(trainer *tr, const tsv_row *train, long *truncated, pt_e
 static int alloc_trainer(trainer *tr, pt_err *err)
 {
     size_t B = (size_t)(tr->c->batch_size < tr->n_train ? tr->c->batch_size : tr->n_train);
-    size_t V = (size_t)tr->m->cfg.vocab_size, M = (size_t)tr->t->n_mask, L = (size_t)tr->verb.n_labels;
     size_t P = prompt_n_params(tr->enc);
     tr->nh = (size_t)tr->t->n_prompt * (size_t)tr->m->cfg.hidden_size;
     tr->order = malloc((size_t)tr->n_train * sizeof *tr->order);
     tr->vec = malloc(tr->nh * sizeof *tr->vec);
     tr->dvec = malloc(tr->nh * sizeof *tr->dvec);
-    tr->d_prompt = malloc(B * tr->nh * sizeof *tr->d_prompt);
-    tr->d_prompt_ptr = malloc(B * sizeof *tr->d_prompt_ptr);
-    tr->logits = malloc(B * M * V * sizeof *tr->logits);
-    tr->d_logits = malloc(B * M * V * sizeof *tr->d_logits);
-    tr->brows = calloc(B, sizeof *tr->brows);
-    tr->scores = malloc(L * sizeof *tr->scores);
-    tr->best_word = malloc(L * sizeof *tr->best_word);
+    tr->batch = malloc(B * sizeof *tr->batch);
+    tr->batch_gold = malloc(B * sizeof *tr->batch_gold);
     tr->adam_m = calloc(P, sizeof *tr->adam_m);
     tr->adam_v = calloc(P, sizeof *tr->adam_v);
     tr->ws = bert_ws_new();
-    if (!tr->order || !tr->vec || !tr->dvec || !tr->d_prompt || !tr->d_prompt_ptr || !tr->logits || !tr->d_logits ||
-        !tr->brows || !tr->scores || !tr->best_word || !tr->adam_m || !tr->adam_v || !tr->ws)
-        return pt_fail(err, PT_ENOMEM, "out of memory for training buffers (batch %zu, vocabulary %zu)", B, V);
-    for (size_t b = 0; b < B; b++)
-        tr->d_prompt_ptr[b] = tr->d_prompt + b * tr->nh;
+    if (!tr->order || !tr->vec || !tr->dvec || !tr->batch || !tr->batch_gold || !tr->adam_m || !tr->adam_v ||
+        !tr->ws)
+        return pt_fail(err, PT_ENOMEM, "out of memory for training buffers (batch %zu)", B);
     for (int i = 0; i < tr->n_train; i++)
         tr->order[i] = i;
     return 0;
@@ -454,13 +442,8 @@ static void free_trainer(trainer *tr)
     free(tr->order);
     free(tr->vec);
     free(tr->dvec);
-    free(tr->d_prompt);
-    free(tr->d_prompt_ptr);
-    free(tr->logits);
-    free(tr->d_logits);
-    free(tr->brows);
-    free(tr->scores);
-    free(tr->best_word);
+    free(tr->batch);
+    free(tr->batch_gold);
     free(tr->adam_m);
     free(tr->adam_v);
     bert_ws_free(tr->ws);
@@ -471,37 +454,35 @@ static void free_trainer(trainer *tr)
 
 /* Cross-entropy over the class scores. d s_c / d logits[m, v] = [v = word token] - softmax_m(v), and the
  * softmax term cancels because the class gradients sum to zero, so d_logits is sparse: only the tokens of
- * each class's best word receive (p_c - [c = gold]) / batch. Returns the row's loss. */
-static double class_loss(trainer *tr, const float *logits, int gold, float *d_logits, int batch)
+ * each class's best word receive (p_c - [c = gold]) * scale. Returns the row's loss. */
+static double class_loss(const template_task *t, const float *logits, size_t V, int gold, double scale,
+                         float *d_logits, float *scores, int *best_word)
 {
-    const template_task *t = tr->t;
-    size_t V = (size_t)tr->m->cfg.vocab_size;
     int L = t->n_labels;
-    template_score(t, logits, (int)V, tr->scores, tr->best_word);
-    double mx = tr->scores[0];
+    template_score(t, logits, (int)V, scores, best_word);
+    double mx = scores[0];
     for (int c = 1; c < L; c++)
-        mx = fmax(mx, tr->scores[c]);
+        mx = fmax(mx, scores[c]);
     double sum = 0;
     for (int c = 0; c < L; c++)
-        sum += exp(tr->scores[c] - mx);
+        sum += exp(scores[c] - mx);
     double lse = mx + log(sum);
     for (int c = 0; c < L; c++) {
-        double g = (exp(tr->scores[c] - lse) - (c == gold)) / batch;
-        const int32_t *ids = t->word_ids + (size_t)(t->word_start[c] + tr->best_word[c]) * (size_t)t->n_mask;
+        double g = (exp(scores[c] - lse) - (c == gold)) * scale;
+        const int32_t *ids = t->word_ids + (size_t)(t->word_start[c] + best_word[c]) * (size_t)t->n_mask;
         for (int m = 0; m < t->n_mask; m++)
             d_logits[(size_t)m * V + (size_t)ids[m]] += (float)g;
     }
-    return lse - tr->scores[gold];
+    return lse - scores[gold];
 }
 
-/* Full-vocabulary cross-entropy of the gold label's first word at each mask position (mean over the
- * batch's mask positions). Returns the row's loss (mean over its masks). */
-static double vocab_loss(trainer *tr, const float *logits, int gold, float *d_logits, int batch)
+/* Full-vocabulary cross-entropy of the gold label's first word at each mask position; the gradient is
+ * scaled by scale / n_mask (the loss is a mean over mask positions). Returns the row's loss. */
+static double vocab_loss(const template_task *t, const float *logits, size_t V, int gold, double scale,
+                         float *d_logits)
 {
-    const template_task *t = tr->t;
-    size_t V = (size_t)tr->m->cfg.vocab_size;
     const int32_t *ids = t->word_ids + (size_t)t->word_start[gold] * (size_t)t->n_mask;
-    double loss = 0, scale = 1.0 / ((double)batch * t->n_mask);
+    double loss = 0, s = scale / t->n_mask;
     for (int m = 0; m < t->n_mask; m++) {
         const float *x = logits + (size_t)m * V;
         float *d = d_logits + (size_t)m * V;
@@ -513,11 +494,58 @@ static double vocab_loss(trainer *tr, const float *logits, int gold, float *d_lo
             sum += exp((double)x[v] - mx);
         double lse = mx + log(sum);
         for (size_t v = 0; v < V; v++)
-            d[v] = (float)(exp((double)x[v] - lse) * scale);
-        d[ids[m]] -= (float)scale;
+            d[v] += (float)(exp((double)x[v] - lse) * s);
+        d[ids[m]] -= (float)s;
         loss += lse - x[ids[m]];
     }
     return loss / t->n_mask;
+}
+
+int train_batch_loss(const bert_model *m, bert_ws *ws, const template_task *t, train_loss loss,
+                     const template_row *const *rows, const int *gold, int n, const float *vec, double *loss_out,
+                     float *d_vec, pt_err *err)
+{
+    size_t V = (size_t)m->cfg.vocab_size, per_row = (size_t)t->n_mask * V, L = (size_t)t->n_labels;
+    size_t nh = (size_t)t->n_prompt * (size_t)m->cfg.hidden_size, N = (size_t)n;
+    bert_row *brows = calloc(N, sizeof *brows);
+    float *logits = malloc(N * per_row * sizeof *logits), *d_logits = calloc(N * per_row, sizeof *d_logits);
+    float *d_prompt = malloc(N * nh * sizeof *d_prompt), **d_ptr = malloc(N * sizeof *d_ptr);
+    float *scores = malloc(L * sizeof *scores);
+    int *best_word = malloc(L * sizeof *best_word);
+    int rc = 0;
+    if (!brows || !logits || !d_logits || !d_prompt || !d_ptr || !scores || !best_word)
+        rc = pt_fail(err, PT_ENOMEM, "out of memory for a batch of %d rows", n);
+    for (int i = 0; !rc && i < n; i++) {
+        template_row_bert(t, rows[i], vec, &brows[i]);
+        d_ptr[i] = d_prompt + (size_t)i * nh;
+    }
+    if (!rc)
+        rc = bert_forward_train(m, ws, brows, n, logits, err);
+    double total = 0;
+    for (int i = 0; !rc && i < n; i++) {
+        const float *x = logits + (size_t)i * per_row;
+        float *d = d_logits + (size_t)i * per_row;
+        total += loss == TRAIN_LOSS_CLASS ? class_loss(t, x, V, gold[i], 1.0 / n, d, scores, best_word)
+                                          : vocab_loss(t, x, V, gold[i], 1.0 / n, d);
+    }
+    if (!rc)
+        rc = bert_backward(m, ws, d_logits, d_ptr, err);
+    if (!rc) {
+        /* Every row shares the same prompt vectors: their gradients add up. */
+        memset(d_vec, 0, nh * sizeof *d_vec);
+        for (int i = 0; i < n; i++)
+            for (size_t k = 0; k < nh; k++)
+                d_vec[k] += d_ptr[i][k];
+        *loss_out = total / n;
+    }
+    free(brows);
+    free(logits);
+    free(d_logits);
+    free(d_prompt);
+    free(d_ptr);
+    free(scores);
+    free(best_word);
+    return rc;
 }
 
 /* Linear warmup to lr over warmup_steps, then linear decay towards 0; no step runs at lr 0. */
@@ -552,31 +580,20 @@ static void optimizer_step(trainer *tr)
     tr->step++;
 }
 
-/* One optimizer step over the rows order[0 .. b). Adds the rows' losses to *loss_sum. */
+/* One optimizer step over the rows idx[0 .. b). Adds the rows' losses to *loss_sum. */
 static int train_step(trainer *tr, const int *idx, int b, double *loss_sum, pt_err *err)
 {
-    const template_task *t = tr->t;
-    size_t per_row = (size_t)t->n_mask * (size_t)tr->m->cfg.vocab_size;
+    for (int i = 0; i < b; i++) {
+        tr->batch[i] = &tr->rows[idx[i]];
+        tr->batch_gold[i] = tr->gold[idx[i]];
+    }
     prompt_forward(tr->enc, tr->vec);
-    for (int i = 0; i < b; i++)
-        template_row_bert(t, &tr->rows[idx[i]], tr->vec, &tr->brows[i]);
-    int rc = bert_forward_train(tr->m, tr->ws, tr->brows, b, tr->logits, err);
+    double loss;
+    int rc = train_batch_loss(tr->m, tr->ws, tr->t, tr->c->loss, tr->batch, tr->batch_gold, b, tr->vec, &loss,
+                              tr->dvec, err);
     if (rc)
         return rc;
-    memset(tr->d_logits, 0, (size_t)b * per_row * sizeof *tr->d_logits);
-    for (int i = 0; i < b; i++) {
-        const float *x = tr->logits + (size_t)i * per_row;
-        float *d = tr->d_logits + (size_t)i * per_row;
-        int gold = tr->gold[idx[i]];
-        *loss_sum += tr->c->loss == TRAIN_LOSS_CLASS ? class_loss(tr, x, gold, d, b) : vocab_loss(tr, x, gold, d, b);
-    }
-    if ((rc = bert_backward(tr->m, tr->ws, tr->d_logits, tr->d_prompt_ptr, err)))
-        return rc;
-    /* Every row shares the same prompt vectors: their gradients add up. */
-    memset(tr->dvec, 0, tr->nh * sizeof *tr->dvec);
-    for (int i = 0; i < b; i++)
-        for (size_t k = 0; k < tr->nh; k++)
-            tr->dvec[k] += tr->d_prompt_ptr[i][k];
+    *loss_sum += loss * b;
     prompt_zero_grad(tr->enc);
     prompt_backward(tr->enc, tr->dvec);
     optimizer_step(tr);

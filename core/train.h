@@ -116,6 +116,13 @@ int train_run(const bert_model *m, const tsv_row *train, int n_train, const tsv_
               const train_config *cfg, train_progress_fn cb, void *user, train_result *res, pt_err *err);
 void train_result_free(train_result *r);
 
+/* What one training step computes before the encoder's backward, exposed for gradient checks: the mean
+ * loss of rows (encoded by template_encode; gold = class indices) under the prompt vectors vec
+ * (t->n_prompt x H) and d_vec = d loss / d vec. */
+int train_batch_loss(const bert_model *m, bert_ws *ws, const template_task *t, train_loss loss,
+                     const template_row *const *rows, const int *gold, int n, const float *vec, double *loss_out,
+                     float *d_vec, pt_err *err);
+
 /* The curve as JSON: [{"epoch", "steps", "loss", "dev_accuracy", "dev_macro_f1", "dev_weighted_f1",
  * "seconds"}, ...]. */
 json_t *train_curve_to_json(const train_result *r);
