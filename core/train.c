@@ -20,7 +20,7 @@ void train_config_init(train_config *c)
     c->loss = TRAIN_LOSS_CLASS;
     c->epochs = 10;
     c->batch_size = 8;
-    c->lr = 1e-3;
+    c->lr = 1e-2;
     c->beta1 = 0.9;
     c->beta2 = 0.999;
     c->weight_decay = 0.01;

@@ -12,7 +12,7 @@
  *   loss           "class" | "vocab"                   default "class"
  *   epochs         int >= 1                            default 10
  *   batch_size     int >= 1                            default 8
- *   lr             number > 0                          default 1e-3
+ *   lr             number in (0, 10]                   default 1e-2
  *   betas          [b1, b2] in [0, 1)                  default [0.9, 0.999]
  *   weight_decay   number >= 0                         default 0.01 (decoupled, every parameter)
  *   warmup         number in [0, 1)                    default 0.06: share of the steps with a linear
