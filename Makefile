@@ -25,7 +25,7 @@ endif
 PKGS     := openblas jansson libmicrohttpd sqlite3
 WARN     := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes
 CPPFLAGS += -D_GNU_SOURCE -Icore -Iserver $(shell pkg-config --cflags $(PKGS))
-CFLAGS   += -std=c11 $(OPT) -g -pthread $(WARN) $(SANFLAGS) -MMD -MP
+CFLAGS   += -std=c11 $(OPT) -g -pthread -fopenmp-simd -fno-trapping-math $(WARN) $(SANFLAGS) -MMD -MP
 LDFLAGS  += -pthread $(SANFLAGS)
 LDLIBS   += $(shell pkg-config --libs $(PKGS)) -lm
 TEST_LIBS := $(shell pkg-config --libs cmocka)
@@ -53,7 +53,7 @@ endif
 
 all: $(PROGRAMS) $(TESTS) ## build bin/ptune, bin/ptuned and every test program
 
-$(BUILD)/%.o: %.c
+$(BUILD)/%.o: %.c Makefile
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
 

@@ -385,13 +385,16 @@ static size_t compare_with_reference(const char *vocab_path, bool lower, const c
     return compared;
 }
 
-static bool real_vocab(char *path, size_t size)
+static const char *shared_env(void)
 {
     const char *shared = getenv("PTUNE_SHARED");
-    if (!shared || !*shared)
-        return false;
-    snprintf(path, size, "%s/vocab/bert-base-chinese-vocab.txt", shared);
-    return access(path, R_OK) == 0;
+    return shared && *shared ? shared : "unset";
+}
+
+static bool real_vocab(char *path, size_t size)
+{
+    snprintf(path, size, "%s/vocab/bert-base-chinese-vocab.txt", shared_env());
+    return getenv("PTUNE_SHARED") && access(path, R_OK) == 0;
 }
 
 static void test_tricky_strings_small_vocab(void **state)
@@ -415,7 +418,7 @@ static void test_tricky_strings_real_vocab(void **state)
     (void)state;
     char vocab_path[4096], inputs[4096];
     if (!real_vocab(vocab_path, sizeof vocab_path)) {
-        print_message("skipped: the real vocabulary is not there (PTUNE_SHARED=%s)\n", getenv("PTUNE_SHARED"));
+        print_message("skipped: the real vocabulary is not there (PTUNE_SHARED=%s)\n", shared_env());
         skip();
     }
     if (!have_python()) {
@@ -486,7 +489,7 @@ static void test_shared_data_real_vocab(void **state)
     char vocab_path[4096], inputs[4096];
     if (!real_vocab(vocab_path, sizeof vocab_path)) {
         print_message("skipped: the shared data and vocabulary are not there (PTUNE_SHARED=%s)\n",
-                      getenv("PTUNE_SHARED"));
+                      shared_env());
         skip();
     }
     if (!have_python()) {
@@ -496,7 +499,7 @@ static void test_shared_data_real_vocab(void **state)
     snprintf(inputs, sizeof inputs, "%s/test-tokenizer-shared-%ld.jsonl", tmp_dir(), (long)getpid());
     FILE *out = fopen(inputs, "wb");
     assert_non_null(out);
-    size_t texts = write_shared_texts(getenv("PTUNE_SHARED"), out);
+    size_t texts = write_shared_texts(shared_env(), out);
     fclose(out);
     size_t n = compare_with_reference(vocab_path, true, inputs);
     n += compare_with_reference(vocab_path, false, inputs);
