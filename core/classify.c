@@ -52,8 +52,8 @@ static int run_chunk(const bert_model *m, bert_ws *ws, const template_task *tpl,
                      const char *const *texts, const size_t *lens, int first, int n, float *logits, float *scores,
                      int *truncated, pt_err *err)
 {
-    template_row rows[CLASSIFY_BATCH];
-    bert_row brows[CLASSIFY_BATCH];
+    template_row rows[CLASSIFY_BATCH] = {{0}};
+    bert_row brows[CLASSIFY_BATCH] = {{0}};
     int built = 0, rc = 0;
     for (; built < n; built++) {
         const char *s = texts[built];

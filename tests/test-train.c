@@ -319,8 +319,7 @@ static void test_learns_synthetic_task(void **state)
     assert_false(r.has_dev);
     /* labels sorted: 正 (U+6B63) before 负 (U+8D1F) */
     assert_string_equal(r.verb.labels[0], "正");
-    double before = 0, after = accuracy_on(&r, &W.test, TEMPLATE_DEFAULT);
-    (void)before;
+    double after = accuracy_on(&r, &W.test, TEMPLATE_DEFAULT);
     print_message("synthetic: held-out accuracy %.3f, training loss %.4f -> %.4f\n", after, r.curve[0].loss,
                   r.curve[19].loss);
     assert_true(after >= 0.70);
@@ -453,7 +452,7 @@ static void test_bad_inputs_are_named(void **state)
     assert_string_equal(e.field, "template");
     train_config_free(&c);
 
-    c = config_of("{\"template\": \"{prompt:200}{text}{mask}\"}"); /* only [unused1..99] */
+    c = config_of("{\"template\": \"{prompt:100}{text}{mask}\"}"); /* only [unused1..99] */
     assert_int_equal(train_config_check(&c, W.m, &e), PT_EINVAL);
     assert_string_equal(e.field, "init");
     assert_non_null(strstr(e.msg, "[unused100]"));
