@@ -301,6 +301,28 @@ static void test_recover_requeues_then_fails_after_three_attempts(void **state)
     assert_non_null(strstr(json_string_value(json_object_get(t, "error")), "interrupted 3 times"));
     json_decref(t);
 
+    /* A cancel requested before the crash is honoured at recovery. */
+    int64_t c;
+    assert_int_equal(store_task_insert(s, "c", &train, NULL, "{}", &c, &e), 0);
+    store_job cj;
+    assert_int_equal(store_task_claim(s, &cj, &e), 1);
+    assert_int_equal(cj.id, b); /* b is older than c */
+    store_job_free(&cj);
+    assert_int_equal(store_task_release(s, b, &e), 0);
+    char now[16];
+    assert_int_equal(store_task_status(s, b, now, &e), 0);
+    assert_string_equal(now, "queued");
+    assert_int_equal(store_task_claim(s, &cj, &e), 1);
+    store_job_free(&cj);
+    assert_int_equal(store_task_claim(s, &cj, &e), 1);
+    assert_int_equal(cj.id, c);
+    store_job_free(&cj);
+    assert_int_equal(store_task_cancel(s, c, now, &e), 0);
+    assert_int_equal(store_task_recover(s, 3, &requeued, &failed, &e), 0);
+    assert_int_equal(requeued, 1); /* b */
+    assert_int_equal(store_task_status(s, c, now, &e), 0);
+    assert_string_equal(now, "cancelled");
+
     /* A clean shutdown gives the attempt back. */
     store_job job;
     assert_int_equal(store_task_claim(s, &job, &e), 1);
