@@ -65,6 +65,7 @@ def main():
         right = sum(g["label"] == r[0] for g, r in zip(got, rows))
         print("walk-through: training rows classified right: %d/%d" % (right, len(rows)))
         check(right >= 0.8 * len(rows), "only %d/%d training rows right" % (right, len(rows)))
+        check(d.stop() == 0, "daemon did not exit 0:\n" + d.log()[-2000:])
     finally:
         d.stop()
     print("walk-through: ok")
