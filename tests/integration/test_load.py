@@ -11,10 +11,10 @@ PTUNE_LOAD_MODEL=DIR runs it on another backbone (e.g. a bert-base-sized one) in
 generated model."""
 import http.client
 import json
+import multiprocessing
 import os
 import random
 import sys
-import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -25,7 +25,13 @@ CLIENTS = 32
 SCORE_TOL = 1e-5
 
 
-def client(port, task, pool, expected, stop_at, out, seed):
+# Set before the client processes fork (one process per client: Python threads would make the GIL, not the
+# daemon, the bottleneck).
+SHARED = {}
+
+
+def client(seed):
+    port, task, pool, expected, stop_at = (SHARED[k] for k in ("port", "task", "pool", "expected", "stop_at"))
     rng = random.Random(seed)
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
     lat, bad, statuses, checked = [], [], {}, 0
@@ -57,7 +63,7 @@ def client(port, task, pool, expected, stop_at, out, seed):
                     any(abs(got[k] - scores[k]) > SCORE_TOL for k in scores):
                 bad.append("text %r: daemon %s %r, offline %s %r" % (text, res["label"], got, label, scores))
     conn.close()
-    out.append((lat, bad, statuses, checked))
+    return lat, bad, statuses, checked
 
 
 def percentile(xs, p):
@@ -83,14 +89,10 @@ def main():
         # A training job that runs through the load (classify has priority, training keeps stepping).
         bg = d.json("POST", "/tasks", {"name": "background", "train_dataset": ds, "epochs": 30, "batch_size": 4}).json()
         d.wait_task(bg["id"], until=("running", "succeeded", "failed"))
-        out, threads = [], []
         t0 = time.time()
-        stop_at = t0 + seconds
-        for i in range(CLIENTS):
-            threads.append(threading.Thread(target=client, args=(d.port, task, pool, expected, stop_at, out, i)))
-            threads[-1].start()
-        for t in threads:
-            t.join()
+        SHARED.update(port=d.port, task=task, pool=pool, expected=expected, stop_at=t0 + seconds)
+        with multiprocessing.get_context("fork").Pool(CLIENTS) as workers:
+            out = workers.map(client, range(CLIENTS))
         elapsed = time.time() - t0
         during = d.request("GET", "/tasks/%d" % bg["id"]).json()
         lat = [x for o in out for x in o[0]]

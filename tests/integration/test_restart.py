@@ -5,6 +5,7 @@ in the queue without counting the attempt."""
 import os
 import signal
 import sqlite3
+import subprocess
 import sys
 import time
 
@@ -90,7 +91,12 @@ def main():
     t = d.wait_task(drain, timeout=600)
     check(t["status"] == "succeeded" and t["attempts"] == 1, t)
     print("SIGTERM during training: stopped in %.2fs, task re-queued and succeeded" % stop_s)
+    # --healthcheck (the container HEALTHCHECK) answers 0 while the daemon serves, 1 once it is gone.
+    hc = [os.environ["PTUNED_BIN"], "--healthcheck", "--listen", "127.0.0.1:%d" % d.port]
+    check(subprocess.run(hc, capture_output=True).returncode == 0, "healthcheck of a live daemon failed")
     check(d.stop() == 0, "final stop")
+    p = subprocess.run(hc, capture_output=True, text=True)
+    check(p.returncode == 1 and "did not answer 200" in p.stderr, (p.returncode, p.stderr))
     status, fk = integrity(db)
     check(status == "ok" and not fk, (status, fk))
     return 0
