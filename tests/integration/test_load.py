@@ -1,4 +1,5 @@
-"""Load: 32 concurrent classify clients for PTUNE_LOAD_SECONDS (default 20) while a training job runs.
+"""Load: 32 concurrent classify clients for PTUNE_LOAD_SECONDS (default 20) while a training job runs,
+each request for one of two tasks (different templates and verbalizers), so that merged passes mix tasks.
 No 5xx, every answer equals the offline `ptune classify` answer for its text, and the training job
 succeeds. Prints requests/s and p50/p99 latency.
 
@@ -31,11 +32,13 @@ SHARED = {}
 
 
 def client(seed):
-    port, task, pool, expected, stop_at = (SHARED[k] for k in ("port", "task", "pool", "expected", "stop_at"))
+    port, tasks, pool, stop_at = (SHARED[k] for k in ("port", "tasks", "pool", "stop_at"))
     rng = random.Random(seed)
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
     lat, bad, statuses, checked = [], [], {}, 0
     while time.time() < stop_at:
+        task = rng.choice(sorted(tasks))
+        expected = tasks[task]
         texts = [rng.choice(pool) for _ in range(rng.randint(1, 4))]
         body = json.dumps({"task": task, "texts": texts}, ensure_ascii=False).encode()
         t0 = time.perf_counter()
@@ -79,18 +82,24 @@ def main():
     d = Daemon(model, os.path.join(work, "ptuned.db")).start()
     try:
         ds = d.upload(synthetic_rows(64, seed=5), name="train")
-        task = d.json("POST", "/tasks", {"name": "serve", "train_dataset": ds, "epochs": 4, "lr": 0.02}).json()["id"]
-        check(d.wait_task(task)["status"] == "succeeded", "training the served task failed")
-        prompt = os.path.join(work, "prompt")
-        export_to_dir(d, task, prompt)
+        # Two tasks with different templates and verbalizers: merged passes mix their rows.
+        configs = [{"name": "serve-a", "epochs": 4, "lr": 0.02},
+                   {"name": "serve-b", "epochs": 3, "template": "{prompt:3}{text}{prompt:2}{mask}",
+                    "verbalizer": {"正": ["好", "行"], "负": ["差"]}}]
         pool = sorted(set(t for _, t in synthetic_rows(300, seed=11)))
-        expected = offline_classify(model, prompt, pool)
+        tasks = {}
+        for cfg in configs:
+            task = d.json("POST", "/tasks", dict(cfg, train_dataset=ds)).json()["id"]
+            check(d.wait_task(task)["status"] == "succeeded", "training %s failed" % cfg["name"])
+            prompt = os.path.join(work, "prompt-%d" % task)
+            export_to_dir(d, task, prompt)
+            tasks[task] = offline_classify(model, prompt, pool)
 
         # A training job that runs through the load (classify has priority, training keeps stepping).
         bg = d.json("POST", "/tasks", {"name": "background", "train_dataset": ds, "epochs": 30, "batch_size": 4}).json()
         d.wait_task(bg["id"], until=("running", "succeeded", "failed"))
         t0 = time.time()
-        SHARED.update(port=d.port, task=task, pool=pool, expected=expected, stop_at=t0 + seconds)
+        SHARED.update(port=d.port, tasks=tasks, pool=pool, stop_at=t0 + seconds)
         with multiprocessing.get_context("fork").Pool(CLIENTS) as workers:
             out = workers.map(client, range(CLIENTS))
         elapsed = time.time() - t0
