@@ -51,6 +51,8 @@ endif
 .PHONY: all test unit integration help clean reference bench run demo fuzz soak tables
 .DEFAULT_GOAL := all
 
+include fuzz/fuzz.mk
+
 all: $(PROGRAMS) $(TESTS) ## build bin/ptune, bin/ptuned and every test program
 
 $(BUILD)/%.o: %.c
