@@ -48,7 +48,7 @@ ifneq ($(wildcard server/main.c),)
 PROGRAMS += $(BIN)/ptuned
 endif
 
-.PHONY: all test unit integration help clean reference bench run demo fuzz soak tables
+.PHONY: all test unit integration help clean reference bench run demo fuzz soak tables valgrind
 .DEFAULT_GOAL := all
 
 include fuzz/fuzz.mk
@@ -86,6 +86,10 @@ TEST_ENV := PTUNE_BIN=$(abspath $(BIN))/ptune PTUNED_BIN=$(abspath $(BIN))/ptune
 test: all ## run every test (unit, reference fixtures, integration)
 	@mkdir -p $(BUILD)/tmp
 	@$(TEST_ENV) sh tests/run.sh $(TESTS)
+
+valgrind: all ## run every unit test program under valgrind (memcheck, full leak check)
+	@mkdir -p $(BUILD)/tmp
+	@$(TEST_ENV) sh tests/valgrind.sh $(TESTS)
 
 reference: all ## regenerate the PyTorch reference fixtures (needs python3-torch) and compare live
 	$(TEST_ENV) TORCH_PYTHON=$(TORCH_PYTHON) sh tests/reference/make-fixtures.sh
