@@ -566,3 +566,36 @@ out:
     free(numel);
     return rc;
 }
+
+int st_serialize(void **buf, size_t *len, const st_wtensor *ts, int n, const char *const *metadata, pt_err *err)
+{
+    *buf = NULL;
+    *len = 0;
+    if (n < 0 || (n && !ts))
+        return pt_fail(err, PT_EINVAL, "st_serialize: %d tensors", n);
+    uint64_t *numel = calloc((size_t)n + 1, sizeof *numel);
+    if (!numel)
+        return pt_fail(err, PT_ENOMEM, "out of memory");
+    char *header = NULL, *mem = NULL;
+    size_t size = 0;
+    int rc = check_wtensors(ts, n, numel, err);
+    if (!rc && !(header = build_header(ts, n, numel, metadata, err)))
+        rc = err ? err->code : PT_EINVAL;
+    FILE *fp = rc ? NULL : open_memstream(&mem, &size);
+    if (!rc && !fp)
+        rc = pt_fail(err, PT_ENOMEM, "out of memory serializing safetensors");
+    if (fp) {
+        int bad = write_body(fp, header, ts, n, numel);
+        if (fclose(fp) || bad)
+            rc = pt_fail(err, PT_ENOMEM, "out of memory serializing safetensors");
+    }
+    free(header);
+    free(numel);
+    if (rc) {
+        free(mem);
+        return rc;
+    }
+    *buf = mem;
+    *len = size;
+    return 0;
+}

@@ -63,6 +63,7 @@ typedef struct template_piece {
 } template_piece;
 
 typedef struct template_task {
+    const tokenizer *tok; /* borrowed (the model's): must outlive the task */
     template_piece *pieces;
     int n_pieces;
     int n_prompt;       /* total learnable tokens (sum of the {prompt:N} groups) */
@@ -72,6 +73,9 @@ typedef struct template_task {
     int n_labels;
     int *word_start;    /* n_labels + 1: words of label l are word_start[l] .. word_start[l+1]-1 */
     int32_t *word_ids;  /* (total words) x n_mask token ids, [PAD]-padded */
+    int32_t *prompt_ids; /* n_prompt ids placed at the prompt positions: [unused1..N] when the vocabulary
+                          * has them (so that a row without prompt vectors sees the "none" encoder's
+                          * initial prompt), else [UNK] */
     int32_t cls_id, sep_id, mask_id, pad_id;
 } template_task;
 

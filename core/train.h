@@ -12,7 +12,7 @@
  *   loss           "class" | "vocab"                   default "class"
  *   epochs         int >= 1                            default 10
  *   batch_size     int >= 1                            default 8
- *   lr             number > 0                          default 1e-3
+ *   lr             number in (0, 10]                   default 1e-2
  *   betas          [b1, b2] in [0, 1)                  default [0.9, 0.999]
  *   weight_decay   number >= 0                         default 0.01 (decoupled, every parameter)
  *   warmup         number in [0, 1)                    default 0.06: share of the steps with a linear
@@ -52,7 +52,7 @@
 typedef enum train_loss { TRAIN_LOSS_CLASS, TRAIN_LOSS_VOCAB } train_loss;
 
 typedef struct train_config {
-    char *template_src;     /* owned */
+    char *template_src;     /* owned; NULL = TEMPLATE_DEFAULT */
     verbalizer verb;        /* n_labels == 0: default from the training labels */
     prompt_kind encoder;
     int encoder_hidden;
@@ -71,6 +71,10 @@ int train_config_parse(train_config *c, const json_t *obj, pt_err *err);
 /* Every key, defaults resolved ("init": null when NULL); the verbalizer only if it has labels. */
 json_t *train_config_to_json(const train_config *c);
 int train_config_copy(train_config *dst, const train_config *src, pt_err *err);
+/* What can only be checked against the backbone, so that a bad config is refused before a job starts:
+ * max_seq_len within the model's positions, the template and verbalizer compile with its vocabulary,
+ * the init text tokenizes, lstm needs an even hidden size. train_run performs the same checks. */
+int train_config_check(const train_config *c, const bert_model *m, pt_err *err);
 void train_config_free(train_config *c);
 
 typedef struct train_progress {
@@ -111,6 +115,13 @@ typedef struct train_result {
 int train_run(const bert_model *m, const tsv_row *train, int n_train, const tsv_row *dev, int n_dev,
               const train_config *cfg, train_progress_fn cb, void *user, train_result *res, pt_err *err);
 void train_result_free(train_result *r);
+
+/* What one training step computes before the encoder's backward, exposed for gradient checks: the mean
+ * loss of rows (encoded by template_encode; gold = class indices) under the prompt vectors vec
+ * (t->n_prompt x H) and d_vec = d loss / d vec. */
+int train_batch_loss(const bert_model *m, bert_ws *ws, const template_task *t, train_loss loss,
+                     const template_row *const *rows, const int *gold, int n, const float *vec, double *loss_out,
+                     float *d_vec, pt_err *err);
 
 /* The curve as JSON: [{"epoch", "steps", "loss", "dev_accuracy", "dev_macro_f1", "dev_weighted_f1",
  * "seconds"}, ...]. */

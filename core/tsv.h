@@ -33,4 +33,8 @@ int tsv_load(tsv_data *out, const char *path, pt_err *err);
 
 void tsv_free(tsv_data *d);
 
+/* Reads a whole file into a malloc'ed, NUL-terminated buffer (for formats built on these rules, such as
+ * the verbalizer file). Errors name the path. */
+int tsv_read_file(const char *path, char **buf, size_t *len, pt_err *err);
+
 #endif
