@@ -114,6 +114,10 @@ soak: all ## the daemon under mixed load with two restarts for SOAK_SECONDS (def
 reference: all ## regenerate the PyTorch reference fixtures (needs python3-torch) and compare live
 	$(TEST_ENV) TORCH_PYTHON=$(TORCH_PYTHON) sh tests/reference/make-fixtures.sh
 
+bench: all ## ptune vs PyTorch eager on a generated bert-base-sized model (ratios need python3-torch)
+	@mkdir -p $(BUILD)/tmp
+	$(TEST_ENV) TORCH_PYTHON=$(TORCH_PYTHON) sh bench/run.sh
+
 tables: ## regenerate core/unicode_tables.c from the Unicode Character Database (Debian unicode-data)
 	$(PYTHON) core/gen_unicode_tables.py /usr/share/unicode > core/unicode_tables.c.tmp
 	mv core/unicode_tables.c.tmp core/unicode_tables.c
