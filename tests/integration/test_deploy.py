@@ -53,7 +53,7 @@ def daemon_options():
         if not m:
             continue
         env = re.search(r"\b(PTUNED_[A-Z0-9_]+)\b", line)
-        default = re.search(r"default:?\s+([^\s,;)]+)", line)
+        default = re.search(r"\[([^\]]+)\]\s*$", line)
         options[m.group(1)] = {"env": env.group(1) if env else None,
                                "default": default.group(1) if default else None}
     return options
@@ -66,9 +66,19 @@ for flag in ("--model", "--db", "--listen", "--max-body", "--healthcheck", "--ap
 DEFAULT_LISTEN = (OPTIONS.get("--listen") or {}).get("default") or ""
 DEFAULT_PORT = int(DEFAULT_LISTEN.rsplit(":", 1)[1]) if re.fullmatch(r".+:[0-9]+", DEFAULT_LISTEN) else None
 f.check(DEFAULT_PORT is not None, "ptuned --help gives no default host:port for --listen (%r)" % DEFAULT_LISTEN)
-DEFAULT_MAX_BODY = (OPTIONS.get("--max-body") or {}).get("default")
-f.check(DEFAULT_MAX_BODY is not None and DEFAULT_MAX_BODY.isdigit(),
-        "ptuned --help gives no default byte count for --max-body (%r)" % DEFAULT_MAX_BODY)
+
+
+def size_bytes(text):
+    """The daemon's size syntax: bytes with an optional K, M or G suffix."""
+    m = re.fullmatch(r"([0-9]+)([KMGkmg]?)", str(text))
+    return int(m.group(1)) << {"": 0, "k": 10, "m": 20, "g": 30}[m.group(2).lower()] if m else None
+
+
+DEFAULT_MAX_BODY = size_bytes((OPTIONS.get("--max-body") or {}).get("default"))
+f.check(DEFAULT_MAX_BODY is not None, "ptuned --help gives no default size for --max-body")
+DRAIN = (OPTIONS.get("--drain-timeout") or {}).get("default")
+f.check(DRAIN is not None and DRAIN.isdigit(), "ptuned --help gives no default for --drain-timeout")
+DRAIN = int(DRAIN) if DRAIN and DRAIN.isdigit() else 0
 
 
 def port_of(listen):
@@ -253,7 +263,7 @@ f.check(read_timeout is not None and int(read_timeout.group(1)) >= 60,
 nginx_dir = os.path.join(TMP, "nginx")
 os.makedirs(nginx_dir)
 confd = d.render_template(SRC, nginx_dir, {"PTUNED_UPSTREAM": "127.0.0.1:%d" % d.free_port(),
-                                           "PTUNED_MAX_BODY": DEFAULT_MAX_BODY or "1",
+                                           "PTUNED_MAX_BODY": str(DEFAULT_MAX_BODY),
                                            "GATEWAY_LISTEN": "127.0.0.1:%d" % d.free_port()})
 conf = d.write_nginx_conf(nginx_dir, confd)
 r = run(d.nginx_cmd(nginx_dir, conf, "-t"))
@@ -275,11 +285,17 @@ f.check(gateway_env.get("PTUNED_UPSTREAM") == "ptuned:%s" % compose_port,
         "compose PTUNED_UPSTREAM=%r does not point at ptuned:%s" % (gateway_env.get("PTUNED_UPSTREAM"), compose_port))
 f.check(set(gateway_env) == TEMPLATE_VARS, "compose gateway environment %s differs from the template's variables %s"
         % (sorted(gateway_env), sorted(TEMPLATE_VARS)))
-daemon_limit = daemon_env.get("PTUNED_MAX_BODY", DEFAULT_MAX_BODY)
-f.check(str(gateway_env.get("PTUNED_MAX_BODY")) == str(daemon_limit),
+daemon_limit = size_bytes(daemon_env.get("PTUNED_MAX_BODY", DEFAULT_MAX_BODY))
+# Plain bytes: the gateway also writes the number into its JSON 413 body.
+f.check(re.fullmatch(r"[0-9]+", str(gateway_env.get("PTUNED_MAX_BODY"))) is not None
+        and int(gateway_env["PTUNED_MAX_BODY"]) == daemon_limit,
         "compose body limit: gateway %s, daemon %s" % (gateway_env.get("PTUNED_MAX_BODY"), daemon_limit))
-f.check(str(daemon_limit) == str(DEFAULT_MAX_BODY),
+f.check(daemon_limit == DEFAULT_MAX_BODY,
         "compose body limit %s differs from the daemon's default %s" % (daemon_limit, DEFAULT_MAX_BODY))
+grace = re.fullmatch(r"([0-9]+)s", str(daemon_svc.get("stop_grace_period")))
+f.check(grace is not None and int(grace.group(1)) > DRAIN,
+        "compose stop_grace_period %s does not exceed the daemon's drain timeout %ss"
+        % (daemon_svc.get("stop_grace_period"), DRAIN))
 f.check("./nginx/templates:/etc/nginx/templates:ro" in (gateway_svc.get("volumes") or []),
         "the gateway does not mount deploy/nginx/templates at /etc/nginx/templates")
 mounts = [d.compose_interpolate(v).split(":")[1] for v in daemon_svc.get("volumes") or []]
@@ -331,7 +347,8 @@ f.check(pod_sc.get("runAsNonRoot") is True and str(pod_sc.get("runAsUser")) == I
 f.check(c_sc.get("readOnlyRootFilesystem") is True and c_sc.get("allowPrivilegeEscalation") is False
         and c_sc.get("capabilities", {}).get("drop") == ["ALL"],
         "k8s container is not read-only / without privilege escalation / without capabilities")
-f.check(pod.get("terminationGracePeriodSeconds", 30) >= 30, "k8s grace period too short to drain")
+f.check(pod.get("terminationGracePeriodSeconds", 30) > DRAIN,
+        "k8s terminationGracePeriodSeconds does not exceed the daemon's drain timeout %ss" % DRAIN)
 volumes = {v["name"]: v for v in pod.get("volumes", [])}
 mounts = {m["mountPath"]: m for m in c.get("volumeMounts", [])}
 writable = sorted(p for p, m in mounts.items() if not m.get("readOnly"))
@@ -367,6 +384,9 @@ for line in unit_text.splitlines():
 for key, want in (("ProtectSystem", "strict"), ("NoNewPrivileges", "yes"), ("DynamicUser", "yes"),
                   ("StateDirectory", "ptuned"), ("KillSignal", "SIGTERM"), ("ExecStart", "/usr/local/bin/ptuned")):
     f.check(unit.get(key) == [want], "ptuned.service %s=%s, want %s" % (key, unit.get(key), want))
+stop = re.fullmatch(r"([0-9]+)s?", (unit.get("TimeoutStopSec") or [""])[-1])
+f.check(stop is not None and int(stop.group(1)) > DRAIN,
+        "ptuned.service TimeoutStopSec does not exceed the daemon's drain timeout %ss" % DRAIN)
 unit_env = dict(v.split("=", 1) for v in unit.get("Environment", []))
 check_env_names(unit_env, "deploy/ptuned.service")
 f.check(unit_env.get("PTUNED_DB", "").startswith("%S/ptuned/"), "ptuned.service keeps the database outside its StateDirectory")
