@@ -162,7 +162,7 @@ ptune=${PTUNE_BIN:-}
 [ -n "$ptune" ] || ptune=$(command -v ptune || true)
 [ -n "$ptune" ] || { [ -x "$here/../bin/ptune" ] && ptune=$here/../bin/ptune; }
 if [ -n "$ptune" ]; then
-    info=$("$ptune" info "$work" 2>&1) || { echo "$info" >&2; die "'$ptune info' cannot load the downloaded model (above)"; }
+    info=$("$ptune" info --model "$work" 2>&1) || { echo "$info" >&2; die "'$ptune info --model' cannot load the downloaded model (above)"; }
     echo "$prog: loads with $ptune" >&2
 fi
 
