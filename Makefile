@@ -25,7 +25,7 @@ endif
 PKGS     := openblas jansson libmicrohttpd sqlite3
 WARN     := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes
 CPPFLAGS += -D_GNU_SOURCE -Icore -Iserver $(shell pkg-config --cflags $(PKGS))
-CFLAGS   += -std=c11 $(OPT) -g -pthread $(WARN) $(SANFLAGS) -MMD -MP
+CFLAGS   += -std=c11 $(OPT) -g -pthread -fopenmp-simd -fno-trapping-math $(WARN) $(SANFLAGS) -MMD -MP
 LDFLAGS  += -pthread $(SANFLAGS)
 LDLIBS   += $(shell pkg-config --libs $(PKGS)) -lm
 TEST_LIBS := $(shell pkg-config --libs cmocka)
@@ -53,7 +53,7 @@ endif
 
 all: $(PROGRAMS) $(TESTS) ## build bin/ptune, bin/ptuned and every test program
 
-$(BUILD)/%.o: %.c
+$(BUILD)/%.o: %.c Makefile
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
 
@@ -116,7 +116,8 @@ demo: $(PROGRAMS) ## start the daemon on a scratch database, walk the README's c
 	    sh deploy/demo/demo.sh
 
 tables: ## regenerate core/unicode_tables.c from the Unicode Character Database (Debian unicode-data)
-	$(PYTHON) core/gen_unicode_tables.py /usr/share/unicode > core/unicode_tables.c
+	$(PYTHON) core/gen_unicode_tables.py /usr/share/unicode > core/unicode_tables.c.tmp
+	mv core/unicode_tables.c.tmp core/unicode_tables.c
 
 help: ## list the targets
 	@grep -hE '^[a-z][a-zA-Z_-]*:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | sort | expand -t 14

@@ -66,7 +66,7 @@ typedef struct bert_model {
     long long n_params;
 
     st_file st;              /* the mapping */
-    float *owned;            /* f32 copies of converted tensors (F16/BF16 files), else NULL */
+    float *owned;            /* f32 copies (F16/BF16 or misaligned F32) and the zero decoder bias if absent; else NULL */
 } bert_model;
 
 /* Parses config.json text. Refuses hidden_act other than "gelu", missing or non-positive sizes,

@@ -65,6 +65,9 @@ typedef struct st_wtensor {
 /* Writes a file atomically (temp file + rename). metadata: NULL or pairs {key, value, key, value, ..., NULL}. */
 int st_write(const char *path, const st_wtensor *ts, int n, const char *const *metadata, pt_err *err);
 
+/* The bytes st_write would write, into a malloc'ed buffer (*buf, *len; the caller frees *buf). */
+int st_serialize(void **buf, size_t *len, const st_wtensor *ts, int n, const char *const *metadata, pt_err *err);
+
 /* f16/bf16 <-> f32 helpers (round to nearest even). */
 float st_f16_to_f32(uint16_t h);
 uint16_t st_f32_to_f16(float f);

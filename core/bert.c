@@ -1,0 +1,482 @@
+/* bert — the forward pass over packed rows and the backward pass to the input embeddings.
+ *
+ * Rows are packed without padding into one [T x H] matrix (T = sum of row lengths), so every Linear
+ * is one sgemm over all tokens and attention runs per row and head over that row's own keys. Only
+ * the mask rows reach the MLM head, so the last layer computes queries, attention output and FFN for
+ * the mask rows alone (keys and values still for every token). bert_forward_train keeps, per layer,
+ * exactly what the activation backward reads: Q, K, V, attention probabilities, the normalised
+ * LayerNorm inputs with their 1/std, and the pre-GELU activations.
+ */
+#include "bert.h"
+
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tensor.h"
+
+/* What bert_backward needs from one encoder layer. nq = rows that carry queries: every token, or
+ * in the last layer the mask rows. */
+typedef struct saved_layer {
+    float *q;            /* [nq, H] */
+    float *k, *v;        /* [T, H] */
+    float *probs;        /* per row r and head: [nq_r, len_r] */
+    float *xhat1, *rstd1; /* attention output LayerNorm: [nq, H], [nq] */
+    float *pre;          /* [nq, I] intermediate before GELU */
+    float *xhat2, *rstd2; /* output LayerNorm */
+} saved_layer;
+
+struct bert_ws {
+    /* Batch geometry, in rows of the packed matrices. */
+    int n_rows, n_tokens, n_masks;
+    int *tok_off;  /* [n_rows] first token of row r */
+    int *len;      /* [n_rows] */
+    int *mask_off; /* [n_rows] first mask row of row r */
+    int *n_mask;   /* [n_rows] */
+    int *mask_tok; /* [n_masks] token index of each mask row */
+    size_t cap_ints;
+
+    /* Scratch shared by forward and backward. */
+    float *scratch;
+    size_t cap_scratch;
+    float *x, *xm, *q, *k, *v, *ctx, *tmp, *inter, *scores;
+
+    /* Training state: what bert_backward reads. */
+    float *store;
+    size_t cap_store;
+    saved_layer *saved;
+    int cap_saved;
+    float *emb_xhat, *emb_rstd;
+    float *head_pre, *head_xhat, *head_rstd;
+    const bert_model *model; /* the model of the last bert_forward_train, NULL if none */
+    const bert_row *rows;
+};
+
+bert_ws *bert_ws_new(void)
+{
+    return calloc(1, sizeof(bert_ws));
+}
+
+void bert_ws_free(bert_ws *ws)
+{
+    if (!ws)
+        return;
+    free(ws->tok_off);
+    free(ws->scratch);
+    free(ws->store);
+    free(ws->saved);
+    free(ws);
+}
+
+static int bad_row(pt_err *err, const char *field, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+static int bad_row(pt_err *err, const char *field, const char *fmt, ...)
+{
+    if (!err)
+        return PT_EINVAL;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err->msg, sizeof err->msg, fmt, ap);
+    va_end(ap);
+    err->code = PT_EINVAL;
+    snprintf(err->field, sizeof err->field, "%s", field);
+    return PT_EINVAL;
+}
+
+/* Positions must lie inside the row and appear once each: a repeated prompt position would leave
+ * one of its vectors unused, a repeated mask position would make the mask rows outnumber tokens. */
+static int check_positions(const int32_t *pos, int n, int len, int r, const char *field, pt_err *err)
+{
+    if (n < 0)
+        return bad_row(err, field, "row %d: negative count of %s (%d)", r, field, n);
+    if (n > 0 && !pos)
+        return bad_row(err, field, "row %d: %d %s but no array", r, n, field);
+    for (int i = 0; i < n; i++) {
+        if (pos[i] < 0 || pos[i] >= len)
+            return bad_row(err, field, "row %d: %s[%d] = %d is outside the row (length %d)", r, field, i,
+                           (int)pos[i], len);
+        for (int j = 0; j < i; j++)
+            if (pos[j] == pos[i])
+                return bad_row(err, field, "row %d: position %d appears twice in %s", r, (int)pos[i], field);
+    }
+    return 0;
+}
+
+static int validate(const bert_model *m, const bert_row *rows, int n_rows, pt_err *err)
+{
+    const bert_config *c = &m->cfg;
+    if (n_rows < 1 || !rows)
+        return bad_row(err, "input_ids", "a batch needs at least one row (got %d)", n_rows);
+    for (int r = 0; r < n_rows; r++) {
+        const bert_row *row = &rows[r];
+        if (row->len < 1 || !row->ids)
+            return bad_row(err, "input_ids", "row %d is empty", r);
+        if (row->len > c->max_position_embeddings)
+            return bad_row(err, "input_ids", "row %d has %d tokens, more than the model's %d positions", r,
+                           row->len, c->max_position_embeddings);
+        for (int t = 0; t < row->len; t++) {
+            if (row->ids[t] < 0 || row->ids[t] >= c->vocab_size)
+                return bad_row(err, "input_ids", "row %d position %d: token id %d is outside the vocabulary (size %d)",
+                               r, t, (int)row->ids[t], c->vocab_size);
+            if (row->type_ids && (row->type_ids[t] < 0 || row->type_ids[t] >= c->type_vocab_size))
+                return bad_row(err, "token_type_ids",
+                               "row %d position %d: token type %d is outside the model's %d types", r, t,
+                               (int)row->type_ids[t], c->type_vocab_size);
+        }
+        int rc = check_positions(row->prompt_pos, row->n_prompt, row->len, r, "prompt.positions", err);
+        if (!rc && row->n_prompt > 0 && !row->prompt_vec)
+            rc = bad_row(err, "prompt.vectors", "row %d: %d prompt positions but no vectors", r, row->n_prompt);
+        if (!rc)
+            rc = check_positions(row->mask_pos, row->n_mask, row->len, r, "mask_positions", err);
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
+/* Offsets are kept at multiples of 16 floats so that every buffer starts on a 64-byte line. */
+static size_t up16(size_t n)
+{
+    return (n + 15) & ~(size_t)15;
+}
+
+static int grow(float **buf, size_t *cap, size_t need, pt_err *err)
+{
+    if (need <= *cap)
+        return 0;
+    free(*buf);
+    *buf = NULL;
+    *cap = 0;
+    void *p = NULL;
+    if (posix_memalign(&p, 64, need * sizeof(float)))
+        return pt_fail(err, PT_ENOMEM, "out of memory for a workspace of %zu MB", need * sizeof(float) >> 20);
+    *buf = p;
+    *cap = need;
+    return 0;
+}
+
+/* Lays out the batch geometry and the scratch buffers, growing them when this batch is the largest
+ * seen so far. */
+static int prepare(const bert_model *m, bert_ws *ws, const bert_row *rows, int n_rows, pt_err *err)
+{
+    const size_t H = (size_t)m->cfg.hidden_size, I = (size_t)m->cfg.intermediate_size;
+    size_t need_ints = 4 * (size_t)n_rows, n_masks = 0, n_tokens = 0, max_len = 0;
+    for (int r = 0; r < n_rows; r++) {
+        n_masks += (size_t)rows[r].n_mask;
+        n_tokens += (size_t)rows[r].len;
+        max_len = (size_t)rows[r].len > max_len ? (size_t)rows[r].len : max_len;
+    }
+    need_ints += n_masks;
+    if (need_ints > ws->cap_ints) {
+        int *p = malloc(need_ints * sizeof *p);
+        if (!p)
+            return pt_fail(err, PT_ENOMEM, "out of memory for the batch geometry");
+        free(ws->tok_off);
+        ws->tok_off = p;
+        ws->cap_ints = need_ints;
+    }
+    ws->len = ws->tok_off + n_rows;
+    ws->mask_off = ws->len + n_rows;
+    ws->n_mask = ws->mask_off + n_rows;
+    ws->mask_tok = ws->n_mask + n_rows;
+    int tok = 0, mask = 0;
+    for (int r = 0; r < n_rows; r++) {
+        ws->tok_off[r] = tok;
+        ws->len[r] = rows[r].len;
+        ws->mask_off[r] = mask;
+        ws->n_mask[r] = rows[r].n_mask;
+        for (int j = 0; j < rows[r].n_mask; j++)
+            ws->mask_tok[mask++] = tok + rows[r].mask_pos[j];
+        tok += rows[r].len;
+    }
+    ws->n_rows = n_rows;
+    ws->n_tokens = (int)n_tokens;
+    ws->n_masks = (int)n_masks;
+
+    const size_t th = up16(n_tokens * H);
+    size_t need = 6 * th + up16(n_masks * H) + up16(n_tokens * I) + up16(max_len * max_len);
+    if (grow(&ws->scratch, &ws->cap_scratch, need, err))
+        return err ? err->code : PT_ENOMEM;
+    float *p = ws->scratch;
+    ws->x = p, p += th;
+    ws->q = p, p += th;
+    ws->k = p, p += th;
+    ws->v = p, p += th;
+    ws->ctx = p, p += th;
+    ws->tmp = p, p += th;
+    ws->xm = p, p += up16(n_masks * H);
+    ws->inter = p, p += up16(n_tokens * I);
+    ws->scores = p;
+    return 0;
+}
+
+/* The training store: per layer the saved activations, then the embedding and head LayerNorms. */
+static int prepare_train(const bert_model *m, bert_ws *ws, const bert_row *rows, pt_err *err)
+{
+    const size_t H = (size_t)m->cfg.hidden_size, I = (size_t)m->cfg.intermediate_size;
+    const size_t T = (size_t)ws->n_tokens, M = (size_t)ws->n_masks, A = (size_t)m->cfg.num_heads;
+    const int n_layers = m->cfg.num_layers;
+    size_t probs = 0;
+    for (int r = 0; r < ws->n_rows; r++)
+        probs += A * (size_t)rows[r].len * (size_t)rows[r].len;
+    const size_t th = up16(T * H), t1 = up16(T);
+    const size_t per_layer = 5 * th + up16(T * I) + 2 * t1 + up16(probs);
+    const size_t need = (size_t)n_layers * per_layer + th + t1 + 2 * up16(M * H) + up16(M);
+    if (grow(&ws->store, &ws->cap_store, need, err))
+        return err ? err->code : PT_ENOMEM;
+    if (n_layers > ws->cap_saved) {
+        saved_layer *s = realloc(ws->saved, (size_t)n_layers * sizeof *s);
+        if (!s)
+            return pt_fail(err, PT_ENOMEM, "out of memory for the training state");
+        ws->saved = s;
+        ws->cap_saved = n_layers;
+    }
+    float *p = ws->store;
+    for (int l = 0; l < n_layers; l++) {
+        saved_layer *s = &ws->saved[l];
+        s->q = p, p += th;
+        s->k = p, p += th;
+        s->v = p, p += th;
+        s->xhat1 = p, p += th;
+        s->xhat2 = p, p += th;
+        s->pre = p, p += up16(T * I);
+        s->rstd1 = p, p += t1;
+        s->rstd2 = p, p += t1;
+        s->probs = p, p += up16(probs);
+    }
+    ws->emb_xhat = p, p += th;
+    ws->emb_rstd = p, p += t1;
+    ws->head_pre = p, p += up16(M * H);
+    ws->head_xhat = p, p += up16(M * H);
+    ws->head_rstd = p;
+    return 0;
+}
+
+/* Word embedding (or the row's prompt vector) + position + token type, then LayerNorm. */
+static void embed(const bert_model *m, bert_ws *ws, const bert_row *rows, bool train)
+{
+    const int H = m->cfg.hidden_size;
+    for (int r = 0; r < ws->n_rows; r++) {
+        const bert_row *row = &rows[r];
+        float *x = ws->x + (size_t)ws->tok_off[r] * H;
+        for (int t = 0; t < row->len; t++) {
+            const float *w = m->word_emb + (size_t)row->ids[t] * H;
+            const float *pe = m->pos_emb + (size_t)t * H;
+            const float *te = m->type_emb + (size_t)(row->type_ids ? row->type_ids[t] : 0) * H;
+            for (int i = 0; i < H; i++)
+                x[(size_t)t * H + i] = w[i] + pe[i] + te[i];
+        }
+        for (int j = 0; j < row->n_prompt; j++) {
+            const int t = row->prompt_pos[j];
+            const float *w = row->prompt_vec + (size_t)j * H;
+            const float *pe = m->pos_emb + (size_t)t * H;
+            const float *te = m->type_emb + (size_t)(row->type_ids ? row->type_ids[t] : 0) * H;
+            for (int i = 0; i < H; i++)
+                x[(size_t)t * H + i] = w[i] + pe[i] + te[i];
+        }
+    }
+    tensor_add_layernorm(ws->n_tokens, H, ws->x, NULL, NULL, m->emb_ln_g, m->emb_ln_b, m->cfg.layer_norm_eps, ws->x,
+                         train ? ws->emb_xhat : NULL, train ? ws->emb_rstd : NULL);
+}
+
+/* Which rows of the query matrix belong to input row r: q_n[r] rows from q_off[r]. */
+typedef struct query_rows {
+    int total;
+    const int *q_off, *q_n;
+} query_rows;
+
+static void attention_forward(const bert_model *m, const bert_ws *ws, const query_rows *qr, const float *q,
+                              const float *k, const float *v, float *probs, float *ctx)
+{
+    const int H = m->cfg.hidden_size, A = m->cfg.num_heads, d = H / A;
+    const float scale = 1.0f / sqrtf((float)d);
+    size_t poff = 0;
+    for (int r = 0; r < ws->n_rows; r++) {
+        const int L = ws->len[r], nq = qr->q_n[r];
+        const size_t kv = (size_t)ws->tok_off[r] * H, qo = (size_t)qr->q_off[r] * H;
+        if (nq == 0)
+            continue;
+        for (int h = 0; h < A; h++) {
+            float *p = probs ? probs + poff : ws->scores;
+            tensor_gemm_nt(nq, L, d, 1.0f, q + qo + h * d, H, k + kv + h * d, H, 0.0f, p, L);
+            tensor_softmax_rows(nq, L, p, L, scale);
+            tensor_gemm_nn(nq, d, L, 1.0f, p, L, v + kv + h * d, H, 0.0f, ctx + qo + h * d, H);
+            poff += (size_t)nq * L;
+        }
+    }
+}
+
+/* One encoder layer. x [T,H] is the layer input of every token (keys and values); xq [nq,H] is the
+ * input of the query rows (x itself, or the gathered mask rows in the last layer) and receives the
+ * layer output in place. s, when not NULL, receives what the backward needs. */
+static void layer_forward(const bert_model *m, bert_ws *ws, const bert_layer *L, const float *x, float *xq,
+                          const query_rows *qr, saved_layer *s)
+{
+    const int H = m->cfg.hidden_size, I = m->cfg.intermediate_size, T = ws->n_tokens, nq = qr->total;
+    const float eps = m->cfg.layer_norm_eps;
+    float *q = s ? s->q : ws->q, *k = s ? s->k : ws->k, *v = s ? s->v : ws->v;
+    tensor_linear(T, H, H, x, L->k_w, L->k_b, k);
+    tensor_linear(T, H, H, x, L->v_w, L->v_b, v);
+    tensor_linear(nq, H, H, xq, L->q_w, L->q_b, q);
+    attention_forward(m, ws, qr, q, k, v, s ? s->probs : NULL, ws->ctx);
+    tensor_linear(nq, H, H, ws->ctx, L->ao_w, NULL, ws->tmp);
+    tensor_add_layernorm(nq, H, ws->tmp, L->ao_b, xq, L->aln_g, L->aln_b, eps, xq, s ? s->xhat1 : NULL,
+                         s ? s->rstd1 : NULL);
+    tensor_linear(nq, I, H, xq, L->i_w, NULL, ws->inter);
+    tensor_bias_gelu(nq, I, ws->inter, L->i_b, s ? s->pre : NULL);
+    tensor_linear(nq, H, I, ws->inter, L->o_w, NULL, ws->tmp);
+    tensor_add_layernorm(nq, H, ws->tmp, L->o_b, xq, L->oln_g, L->oln_b, eps, xq, s ? s->xhat2 : NULL,
+                         s ? s->rstd2 : NULL);
+}
+
+static void head_forward(const bert_model *m, bert_ws *ws, float *logits, bool train)
+{
+    const int H = m->cfg.hidden_size, V = m->cfg.vocab_size, M = ws->n_masks;
+    float *h = ws->tmp;
+    tensor_linear(M, H, H, ws->xm, m->head_w, NULL, h);
+    tensor_bias_gelu(M, H, h, m->head_b, train ? ws->head_pre : NULL);
+    tensor_add_layernorm(M, H, h, NULL, NULL, m->head_ln_g, m->head_ln_b, m->cfg.layer_norm_eps, h,
+                         train ? ws->head_xhat : NULL, train ? ws->head_rstd : NULL);
+    tensor_linear(M, V, H, h, m->decoder_w, m->decoder_b, logits);
+}
+
+static int run_forward(const bert_model *m, bert_ws *ws, const bert_row *rows, int n_rows, float *logits,
+                       bool train, pt_err *err)
+{
+    ws->model = NULL;
+    int rc = validate(m, rows, n_rows, err);
+    if (!rc)
+        rc = prepare(m, ws, rows, n_rows, err);
+    if (!rc && train)
+        rc = prepare_train(m, ws, rows, err);
+    if (rc)
+        return rc;
+    if (ws->n_masks > 0) {
+        const int H = m->cfg.hidden_size, n_layers = m->cfg.num_layers;
+        const query_rows all = {ws->n_tokens, ws->tok_off, ws->len};
+        const query_rows masks = {ws->n_masks, ws->mask_off, ws->n_mask};
+        embed(m, ws, rows, train);
+        for (int l = 0; l < n_layers - 1; l++)
+            layer_forward(m, ws, &m->layers[l], ws->x, ws->x, &all, train ? &ws->saved[l] : NULL);
+        /* Nothing after the last layer reads other rows than the masks. */
+        for (int i = 0; i < ws->n_masks; i++)
+            memcpy(ws->xm + (size_t)i * H, ws->x + (size_t)ws->mask_tok[i] * H, (size_t)H * sizeof(float));
+        layer_forward(m, ws, &m->layers[n_layers - 1], ws->x, ws->xm, &masks,
+                      train ? &ws->saved[n_layers - 1] : NULL);
+        head_forward(m, ws, logits, train);
+    }
+    if (train) {
+        ws->model = m;
+        ws->rows = rows;
+    }
+    return 0;
+}
+
+int bert_forward(const bert_model *m, bert_ws *ws, const bert_row *rows, int n_rows, float *logits, pt_err *err)
+{
+    return run_forward(m, ws, rows, n_rows, logits, false, err);
+}
+
+int bert_forward_train(const bert_model *m, bert_ws *ws, const bert_row *rows, int n_rows, float *logits,
+                       pt_err *err)
+{
+    return run_forward(m, ws, rows, n_rows, logits, true, err);
+}
+
+/* Given dctx [nq,H], writes dq [nq,H], dk and dv [T,H]. */
+static void attention_backward(const bert_model *m, bert_ws *ws, const query_rows *qr, const saved_layer *s,
+                               const float *dctx, float *dq, float *dk, float *dv)
+{
+    const int H = m->cfg.hidden_size, A = m->cfg.num_heads, d = H / A;
+    const float scale = 1.0f / sqrtf((float)d);
+    float *dp = ws->scores;
+    size_t poff = 0;
+    for (int r = 0; r < ws->n_rows; r++) {
+        const int L = ws->len[r], nq = qr->q_n[r];
+        const size_t kv = (size_t)ws->tok_off[r] * H, qo = (size_t)qr->q_off[r] * H;
+        if (nq == 0) {
+            /* a row without queries gives its keys and values no gradient */
+            memset(dk + kv, 0, (size_t)L * H * sizeof(float));
+            memset(dv + kv, 0, (size_t)L * H * sizeof(float));
+            continue;
+        }
+        for (int h = 0; h < A; h++) {
+            const float *p = s->probs + poff;
+            const size_t o = (size_t)h * d;
+            tensor_gemm_nt(nq, L, d, 1.0f, dctx + qo + o, H, s->v + kv + o, H, 0.0f, dp, L);
+            tensor_gemm_tn(L, d, nq, 1.0f, p, L, dctx + qo + o, H, 0.0f, dv + kv + o, H);
+            tensor_softmax_backward(nq, L, dp, L, p, L, scale);
+            tensor_gemm_nn(nq, d, L, 1.0f, dp, L, s->k + kv + o, H, 0.0f, dq + qo + o, H);
+            tensor_gemm_tn(L, d, nq, 1.0f, dp, L, s->q + qo + o, H, 0.0f, dk + kv + o, H);
+            poff += (size_t)nq * L;
+        }
+    }
+}
+
+/* One encoder layer backward. g [nq,H] holds d loss / d layer output of the query rows and
+ * receives d loss / d xq through the query path and the residuals. dx [T,H] receives
+ * beta * dx + the gradient through keys and values. */
+static void layer_backward(const bert_model *m, bert_ws *ws, const bert_layer *L, const saved_layer *s,
+                           const query_rows *qr, float *g, float *dx, float beta)
+{
+    const int H = m->cfg.hidden_size, I = m->cfg.intermediate_size, T = ws->n_tokens, nq = qr->total;
+    tensor_layernorm_backward(nq, H, g, L->oln_g, s->xhat2, s->rstd2, g);
+    tensor_gemm_nn(nq, I, H, 1.0f, g, H, L->o_w, I, 0.0f, ws->inter, I);
+    tensor_gelu_backward((size_t)nq * I, ws->inter, s->pre);
+    tensor_gemm_nn(nq, H, I, 1.0f, ws->inter, I, L->i_w, H, 1.0f, g, H);
+    tensor_layernorm_backward(nq, H, g, L->aln_g, s->xhat1, s->rstd1, g);
+    tensor_gemm_nn(nq, H, H, 1.0f, g, H, L->ao_w, H, 0.0f, ws->ctx, H);
+    attention_backward(m, ws, qr, s, ws->ctx, ws->q, ws->k, ws->v);
+    tensor_gemm_nn(nq, H, H, 1.0f, ws->q, H, L->q_w, H, 1.0f, g, H);
+    tensor_gemm_nn(T, H, H, 1.0f, ws->k, H, L->k_w, H, beta, dx, H);
+    tensor_gemm_nn(T, H, H, 1.0f, ws->v, H, L->v_w, H, 1.0f, dx, H);
+}
+
+int bert_backward(const bert_model *m, bert_ws *ws, const float *d_logits, float *const *d_prompt, pt_err *err)
+{
+    if (!ws || ws->model != m)
+        return pt_fail(err, PT_EINVAL,
+                       "bert_backward needs a successful bert_forward_train on this model and workspace");
+    const int H = m->cfg.hidden_size, V = m->cfg.vocab_size, M = ws->n_masks, n_layers = m->cfg.num_layers;
+    const bert_row *rows = ws->rows;
+    if (M == 0) {
+        for (int r = 0; r < ws->n_rows; r++)
+            if (d_prompt[r])
+                memset(d_prompt[r], 0, (size_t)rows[r].n_prompt * H * sizeof(float));
+        return 0;
+    }
+    const query_rows all = {ws->n_tokens, ws->tok_off, ws->len};
+    const query_rows masks = {ws->n_masks, ws->mask_off, ws->n_mask};
+
+    /* MLM head: decoder, LayerNorm, GELU, dense, down to the last layer's mask rows (in ws->xm). */
+    float *gh = ws->tmp;
+    tensor_gemm_nn(M, H, V, 1.0f, d_logits, V, m->decoder_w, H, 0.0f, gh, H);
+    tensor_layernorm_backward(M, H, gh, m->head_ln_g, ws->head_xhat, ws->head_rstd, gh);
+    tensor_gelu_backward((size_t)M * H, gh, ws->head_pre);
+    tensor_gemm_nn(M, H, H, 1.0f, gh, H, m->head_w, H, 0.0f, ws->xm, H);
+
+    /* Last layer over the mask rows; its key/value gradient reaches every token. */
+    layer_backward(m, ws, &m->layers[n_layers - 1], &ws->saved[n_layers - 1], &masks, ws->xm, ws->x, 0.0f);
+    for (int i = 0; i < M; i++) {
+        float *dst = ws->x + (size_t)ws->mask_tok[i] * H;
+        const float *src = ws->xm + (size_t)i * H;
+        for (int j = 0; j < H; j++)
+            dst[j] += src[j];
+    }
+    for (int l = n_layers - 2; l >= 0; l--)
+        layer_backward(m, ws, &m->layers[l], &ws->saved[l], &all, ws->x, ws->x, 1.0f);
+
+    /* The prompt vector replaced the word embedding, so its gradient is that of the embedding sum. */
+    for (int r = 0; r < ws->n_rows; r++) {
+        if (!d_prompt[r])
+            continue;
+        for (int j = 0; j < rows[r].n_prompt; j++) {
+            const size_t t = (size_t)ws->tok_off[r] + rows[r].prompt_pos[j];
+            tensor_layernorm_backward(1, H, ws->x + t * H, m->emb_ln_g, ws->emb_xhat + t * H, ws->emb_rstd + t,
+                                      d_prompt[r] + (size_t)j * H);
+        }
+    }
+    return 0;
+}

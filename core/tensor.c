@@ -1,0 +1,231 @@
+#include "tensor.h"
+
+#include <cblas.h>
+#include <math.h>
+#include <stdint.h>
+#include <string.h>
+
+/* The elementwise kernels use their own exp and erf: branch-free polynomials that the compiler
+ * vectorises (libm's expf/erff are scalar calls, and GELU's erf alone cost more than all the
+ * LayerNorms and softmaxes of a forward pass). Both are checked against libm in test-tensor. */
+
+/* e^x with relative error below 2e-7 for x in [-87, 88]; x is clamped to that range, so exp of
+ * a very negative number is ~1e-38 rather than 0 (Cephes expf's reduction and polynomial). */
+static inline float vexp(float x)
+{
+    x = x < -87.0f ? -87.0f : x;
+    x = x > 88.0f ? 88.0f : x;
+    /* adding and subtracting 1.5 * 2^23 rounds to the nearest integer */
+    float n = (x * 1.44269504088896341f + 12582912.0f) - 12582912.0f;
+    float r = x - n * 0.693359375f + n * 2.12194440e-4f;
+    float p = 1.9875691500e-4f;
+    p = p * r + 1.3981999507e-3f;
+    p = p * r + 8.3334519073e-3f;
+    p = p * r + 4.1665795894e-2f;
+    p = p * r + 1.6666665459e-1f;
+    p = p * r + 5.0000001201e-1f;
+    p = p * r * r + r + 1.0f;
+    int32_t bits = ((int32_t)n + 127) << 23;
+    float scale;
+    memcpy(&scale, &bits, sizeof scale);
+    return p * scale;
+}
+
+/* erf(x) with absolute error below 2e-7: odd/even rational approximation on [-4, 4] (beyond
+ * which erf is +-1 in single precision), the one Eigen and TensorFlow use. */
+static inline float verf(float x)
+{
+    x = x < -4.0f ? -4.0f : x;
+    x = x > 4.0f ? 4.0f : x;
+    const float x2 = x * x;
+    float p = -2.72614225801306e-10f;
+    p = p * x2 + 2.77068142495902e-08f;
+    p = p * x2 - 2.10102402082508e-06f;
+    p = p * x2 - 5.69250639462346e-05f;
+    p = p * x2 - 7.34990630326855e-04f;
+    p = p * x2 - 2.95459980854025e-03f;
+    p = p * x2 - 1.60960333262415e-02f;
+    float q = -1.45660718464996e-05f;
+    q = q * x2 - 2.13374055278905e-04f;
+    q = q * x2 - 1.68282697438203e-03f;
+    q = q * x2 - 7.37332916720468e-03f;
+    q = q * x2 - 1.42647390514189e-02f;
+    return x * p / q;
+}
+
+void tensor_gemm_nt(int m, int n, int k, float alpha, const float *a, int lda, const float *b, int ldb, float beta,
+                    float *c, int ldc)
+{
+    if (m <= 0 || n <= 0)
+        return;
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+}
+
+void tensor_gemm_nn(int m, int n, int k, float alpha, const float *a, int lda, const float *b, int ldb, float beta,
+                    float *c, int ldc)
+{
+    if (m <= 0 || n <= 0)
+        return;
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+}
+
+void tensor_gemm_tn(int m, int n, int k, float alpha, const float *a, int lda, const float *b, int ldb, float beta,
+                    float *c, int ldc)
+{
+    if (m <= 0 || n <= 0)
+        return;
+    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+}
+
+void tensor_linear(int m, int n, int k, const float *x, const float *w, const float *bias, float *y)
+{
+    if (m <= 0)
+        return;
+    /* Seeding Y with the bias and letting sgemm accumulate (beta = 1) saves a separate pass. */
+    if (bias)
+        for (int i = 0; i < m; i++)
+            for (int j = 0; j < n; j++)
+                y[(size_t)i * n + j] = bias[j];
+    tensor_gemm_nt(m, n, k, 1.0f, x, k, w, k, bias ? 1.0f : 0.0f, y, n);
+}
+
+void tensor_bias_gelu(int m, int n, float *x, const float *bias, float *pre)
+{
+    for (int i = 0; i < m; i++) {
+        float *row = x + (size_t)i * n;
+        if (pre) {
+            float *prow = pre + (size_t)i * n;
+#pragma omp simd
+            for (int j = 0; j < n; j++) {
+                float u = row[j] + bias[j];
+                prow[j] = u;
+                row[j] = 0.5f * u * (1.0f + verf(u * (float)M_SQRT1_2));
+            }
+        } else {
+#pragma omp simd
+            for (int j = 0; j < n; j++) {
+                float u = row[j] + bias[j];
+                row[j] = 0.5f * u * (1.0f + verf(u * (float)M_SQRT1_2));
+            }
+        }
+    }
+}
+
+void tensor_gelu_backward(size_t count, float *d, const float *pre)
+{
+    /* gelu'(u) = Phi(u) + u phi(u), with Phi the normal CDF and phi its density. */
+    const float inv_sqrt_2pi = 0.39894228040143267794f;
+#pragma omp simd
+    for (size_t i = 0; i < count; i++) {
+        float u = pre[i];
+        float cdf = 0.5f * (1.0f + verf(u * (float)M_SQRT1_2));
+        float pdf = inv_sqrt_2pi * vexp(-0.5f * u * u);
+        d[i] *= cdf + u * pdf;
+    }
+}
+
+void tensor_add_layernorm(int m, int n, const float *x, const float *bias, const float *res, const float *g,
+                          const float *b, float eps, float *y, float *xhat, float *rstd)
+{
+    for (int i = 0; i < m; i++) {
+        const float *xr = x + (size_t)i * n;
+        const float *rr = res ? res + (size_t)i * n : NULL;
+        float *yr = y + (size_t)i * n;
+        double sum = 0;
+        if (bias && rr) {
+#pragma omp simd reduction(+ : sum)
+            for (int j = 0; j < n; j++) {
+                float v = xr[j] + bias[j] + rr[j];
+                yr[j] = v;
+                sum += v;
+            }
+        } else {
+            for (int j = 0; j < n; j++) {
+                float v = xr[j] + (bias ? bias[j] : 0.0f) + (rr ? rr[j] : 0.0f);
+                yr[j] = v;
+                sum += v;
+            }
+        }
+        const float mean = (float)(sum / n);
+        double ss = 0;
+#pragma omp simd reduction(+ : ss)
+        for (int j = 0; j < n; j++) {
+            float c = yr[j] - mean;
+            ss += (double)c * c;
+        }
+        const float rs = (float)(1.0 / sqrt(ss / n + eps));
+        if (xhat) {
+            float *hr = xhat + (size_t)i * n;
+#pragma omp simd
+            for (int j = 0; j < n; j++) {
+                float h = (yr[j] - mean) * rs;
+                hr[j] = h;
+                yr[j] = h * g[j] + b[j];
+            }
+        } else {
+#pragma omp simd
+            for (int j = 0; j < n; j++)
+                yr[j] = (yr[j] - mean) * rs * g[j] + b[j];
+        }
+        if (rstd)
+            rstd[i] = rs;
+    }
+}
+
+void tensor_layernorm_backward(int m, int n, const float *dy, const float *g, const float *xhat, const float *rstd,
+                               float *dv)
+{
+    /* dv = rstd (g dy - mean(g dy) - xhat mean(g dy xhat)) */
+    for (int i = 0; i < m; i++) {
+        const float *dyr = dy + (size_t)i * n;
+        const float *hr = xhat + (size_t)i * n;
+        float *dvr = dv + (size_t)i * n;
+        double s1 = 0, s2 = 0;
+#pragma omp simd reduction(+ : s1, s2)
+        for (int j = 0; j < n; j++) {
+            float gd = g[j] * dyr[j];
+            s1 += gd;
+            s2 += (double)gd * hr[j];
+        }
+        const float m1 = (float)(s1 / n), m2 = (float)(s2 / n), rs = rstd[i];
+#pragma omp simd
+        for (int j = 0; j < n; j++)
+            dvr[j] = rs * (g[j] * dyr[j] - m1 - hr[j] * m2);
+    }
+}
+
+void tensor_softmax_rows(int m, int n, float *s, int lds, float scale)
+{
+    for (int i = 0; i < m; i++) {
+        float *r = s + (size_t)i * lds;
+        float mx = r[0];
+#pragma omp simd reduction(max : mx)
+        for (int j = 1; j < n; j++)
+            mx = r[j] > mx ? r[j] : mx;
+        float sum = 0;
+#pragma omp simd reduction(+ : sum)
+        for (int j = 0; j < n; j++) {
+            r[j] = vexp(scale * (r[j] - mx));
+            sum += r[j];
+        }
+        const float inv = 1.0f / sum;
+#pragma omp simd
+        for (int j = 0; j < n; j++)
+            r[j] *= inv;
+    }
+}
+
+void tensor_softmax_backward(int m, int n, float *d, int ldd, const float *p, int ldp, float scale)
+{
+    for (int i = 0; i < m; i++) {
+        float *dr = d + (size_t)i * ldd;
+        const float *pr = p + (size_t)i * ldp;
+        float dot = 0;
+#pragma omp simd reduction(+ : dot)
+        for (int j = 0; j < n; j++)
+            dot += dr[j] * pr[j];
+#pragma omp simd
+        for (int j = 0; j < n; j++)
+            dr[j] = scale * pr[j] * (dr[j] - dot);
+    }
+}
