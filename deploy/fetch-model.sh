@@ -128,13 +128,14 @@ check_config() {
 check_vocab() {
     local f=$work/vocab.txt token
     for token in '[CLS]' '[SEP]' '[MASK]' '[UNK]' '[PAD]'; do
-        tr -d '\r' < "$f" | grep -qxF -- "$token" || die "vocab.txt has no line '$token'; not a BERT WordPiece vocabulary"
+        awk -v t="$token" '{ sub(/\r$/, "") } $0 == t { found = 1; exit } END { exit !found }' "$f" ||
+            die "vocab.txt has no line '$token'; not a BERT WordPiece vocabulary"
     done
 }
 
 # The file starts with an 8-byte little-endian header length and a JSON header naming the tensors.
 check_safetensors() {
-    local f=$work/model.safetensors size hlen=0 i
+    local f=$work/model.safetensors size hlen=0 i found
     local -a b
     size=$(wc -c < "$f")
     [ "$size" -ge 10 ] || die "model.safetensors: $size bytes, too short for a safetensors file"
@@ -144,8 +145,9 @@ check_safetensors() {
         die "model.safetensors: header length $hlen does not fit the file size $size; not a safetensors file"
     [ "$(od -An -c -j8 -N1 -- "$f" | tr -d ' ')" = "{" ] ||
         die "model.safetensors: the header at byte 8 is not JSON; not a safetensors file"
-    head -c $((8 + hlen)) -- "$f" | grep -q 'embeddings\.word_embeddings\.weight' ||
-        die "model.safetensors: no embeddings.word_embeddings.weight tensor; not a BERT checkpoint"
+    # grep -c reads to the end: grep -q would leave head writing into a closed pipe (pipefail).
+    found=$(head -c $((8 + hlen)) -- "$f" | grep -c 'embeddings\.word_embeddings\.weight' || true)
+    [ "$found" -gt 0 ] || die "model.safetensors: no embeddings.word_embeddings.weight tensor; not a BERT checkpoint"
 }
 
 fetch config.json required
