@@ -37,6 +37,13 @@ TEST_SRC   := $(sort $(wildcard tests/test-*.c))
 
 CORE_OBJ   := $(CORE_SRC:%.c=$(BUILD)/%.o)
 SERVER_OBJ := $(SERVER_SRC:%.c=$(BUILD)/%.o)
+
+# The daemon carries its migrations and OpenAPI document inside the binary (see server/embedded.h).
+MIGRATIONS := $(sort $(wildcard migrations/*.sql))
+EMBED_SRC  := $(BUILD)/gen/embedded.c
+ifneq ($(SERVER_SRC),)
+SERVER_OBJ += $(BUILD)/gen/embedded.o
+endif
 CLI_OBJ    := $(CLI_SRC:%.c=$(BUILD)/%.o)
 TESTS      := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 
@@ -55,6 +62,14 @@ all: $(PROGRAMS) $(TESTS) ## build bin/ptune, bin/ptuned and every test program
 
 $(BUILD)/%.o: %.c Makefile
 	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
+
+$(EMBED_SRC): server/embed.sh $(MIGRATIONS) schema/openapi.yaml
+	@mkdir -p $(dir $@)
+	{ sh server/embed.sh embedded_migrations $(MIGRATIONS) && \
+	  sh server/embed.sh embedded_openapi schema/openapi.yaml | sed 1,3d; } > $@.tmp && mv $@.tmp $@
+
+$(BUILD)/gen/embedded.o: $(EMBED_SRC)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
 
 $(LIBCORE): $(CORE_OBJ)

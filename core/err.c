@@ -56,6 +56,7 @@ const char *pt_err_name(int code)
     case PT_ENOTFOUND: return "not_found";
     case PT_ELIMIT: return "limit";
     case PT_EMISMATCH: return "mismatch";
+    case PT_ECONFLICT: return "conflict";
     default: return "error";
     }
 }

@@ -19,6 +19,7 @@ enum {
     PT_ENOTFOUND = -6,  /* a named thing does not exist */
     PT_ELIMIT = -7,     /* a configured limit was exceeded */
     PT_EMISMATCH = -8,  /* incompatible artefacts (e.g. prompt vs backbone fingerprint) */
+    PT_ECONFLICT = -9,  /* the thing is in a state that forbids the operation (e.g. a dataset in use) */
 };
 
 typedef struct pt_err {
