@@ -120,13 +120,13 @@ $(DEFAULT_MODEL)/model.safetensors: | $(BIN)/ptune
 # A model named by PTUNED_MODEL or ARGS="--model DIR" wins; otherwise the built-in one is generated and used.
 run: $(PROGRAMS) ## build and start the daemon on 127.0.0.1:8080 (ARGS="--flag value ..." are passed on)
 	@set --; case " $(ARGS) " in *" --model"*) ;; *) if [ -z "$$PTUNED_MODEL" ]; then \
-	    $(MAKE) --no-print-directory default-model && set -- --model $(DEFAULT_MODEL) && \
+	    $(MAKE) -s --no-print-directory default-model && set -- --model $(DEFAULT_MODEL) && \
 	    echo "make run: no PTUNED_MODEL or --model: serving the built-in random-weight backbone $(DEFAULT_MODEL)" \
 	         "(it has learned no language; deploy/fetch-model.sh downloads a real one)"; fi;; esac; \
 	exec $(BIN)/ptuned "$$@" $(ARGS)
 
 demo: $(PROGRAMS) ## start the daemon on a scratch database, walk the README's curl flow on deploy/demo/, stop it
-	@if [ -z "$$PTUNED_MODEL" ]; then $(MAKE) --no-print-directory default-model; fi
+	@if [ -z "$$PTUNED_MODEL" ]; then $(MAKE) -s --no-print-directory default-model; fi
 	@PTUNED_BIN=$(BIN)/ptuned PTUNED_MODEL=$${PTUNED_MODEL:-$(DEFAULT_MODEL)} DEMO_DIR=$(BUILD)/demo \
 	    sh deploy/demo/demo.sh
 
@@ -140,4 +140,4 @@ help: ## list the targets
 clean: ## remove build products
 	rm -rf $(O)/build $(O)/bin
 
--include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
+-include $(shell find $(BUILD) -name '*.d' -type f 2>/dev/null)

@@ -45,7 +45,12 @@ step() {
     title=$1
     shift
     printf '\n## %s\n$ curl' "$title"
-    printf " '%s'" "$@"
+    for arg in "$@"; do
+        case $arg in
+            *[!A-Za-z0-9_./:=@%,+-]*) printf " '%s'" "$arg" ;;
+            *) printf ' %s' "$arg" ;;
+        esac
+    done
     printf '\n'
     answer=$(curl -sS --fail-with-body "$@") || fail "$title: the request failed: $answer"
     printf '%s\n' "$answer"
@@ -93,7 +98,7 @@ step "Classify new reviews by task name" -H 'Content-Type: application/json' \
 step "Export the trained prompt (a tar of the three adapter files)" -o "$DEMO_DIR/takeaway.tar" -w '%{http_code} %{size_download} bytes\n' \
     "$base/tasks/$task/adapter"
 step "Import it again (as a new succeeded task)" -H 'Content-Type: application/x-tar' \
-    --data-binary "@$DEMO_DIR/takeaway.tar" "$base/tasks/import"
+    --data-binary "@$DEMO_DIR/takeaway.tar" "$base/tasks/import?name=takeaway-copy"
 step "Metrics (Prometheus text)" "$base/metrics" -o "$DEMO_DIR/metrics.txt" -w '%{http_code} %{size_download} bytes\n'
 
 printf '\n## Stop the daemon (SIGTERM drains requests in flight)\n'

@@ -182,7 +182,12 @@ def depends_closure(pkgs):
     return seen
 
 
-# Every Debian image has the C library and libgcc; sanitizer runtimes exist only in `make SAN=1` builds.
+def needed(path):
+    return re.findall(r"\(NEEDED\)\s+Shared library: \[([^\]]+)\]", run(["readelf", "-d", path]).stdout)
+
+
+# Every Debian image has the C library and libgcc. Sanitizer runtimes (and what only they load, such as
+# libstdc++) exist only in `make SAN=1` builds, never in the image: the walk below skips their subtrees.
 BASE_PKGS = {"libc6", "libgcc-s1"}
 SANITIZER_LIBS = re.compile(r"^lib(asan|ubsan|lsan|tsan)\.so")
 closure = depends_closure(set(RUNTIME_PKGS) | BASE_PKGS)
@@ -191,16 +196,27 @@ for program in (PTUNE, PTUNED):
     ldd = run(["ldd", program])
     f.check(ldd.returncode == 0 and "not found" not in ldd.stdout, "ldd %s: %s" % (program, ldd.stdout + ldd.stderr))
     paths = dict(re.findall(r"^\s*(\S+) => (/\S+)", ldd.stdout, re.M))
-    needed = re.findall(r"\(NEEDED\)\s+Shared library: \[([^\]]+)\]", run(["readelf", "-d", program]).stdout)
-    f.check(needed, "readelf -d %s lists no NEEDED library" % program)
-    for lib, path in paths.items():
-        if SANITIZER_LIBS.match(lib):
+    # The dynamic loader is listed by its path alone.
+    paths.update((os.path.basename(p), p) for p in re.findall(r"^\s*(/\S+) \(0x", ldd.stdout, re.M))
+    direct = [lib for lib in needed(program) if not SANITIZER_LIBS.match(lib)]
+    f.check(direct, "readelf -d %s lists no NEEDED library" % program)
+    loaded, todo = set(), list(direct)
+    while todo:
+        lib = todo.pop()
+        if lib in loaded or SANITIZER_LIBS.match(lib):
+            continue
+        loaded.add(lib)
+        f.check(lib in paths, "ldd %s does not resolve %s" % (program, lib))
+        todo.extend(needed(paths[lib]) if lib in paths else [])
+    for lib in sorted(loaded):
+        path = paths.get(lib)
+        if path is None:
             continue
         pkg = owning_package(path)
         f.check(pkg is not None, "%s loads %s (%s), which no Debian package provides" % (program, lib, path))
         if pkg is None:
             continue
-        if lib in needed:
+        if lib in direct:
             direct_pkgs.add(pkg)
             f.check(pkg in RUNTIME_PKGS or pkg in BASE_PKGS,
                     "%s links %s from package %s, missing in deploy/packages-runtime.txt" % (program, lib, pkg))
