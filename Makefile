@@ -103,9 +103,13 @@ test: all ## run every test (unit, reference fixtures, integration)
 reference: all ## regenerate the PyTorch reference fixtures (needs python3-torch) and compare live
 	$(TEST_ENV) TORCH_PYTHON=$(TORCH_PYTHON) sh tests/reference/make-fixtures.sh
 
-# The built-in backbone `make run` and `make demo` serve when no model is configured: random weights (its
-# config.json says "ptuned_random_init": true, so /info reports "pretrained": false), the project's own CJK
-# vocabulary, small enough to start at once. Order-only on ptune: rebuilding ptune must not change the
+bench: all ## ptune vs PyTorch eager on a generated bert-base-sized model (ratios need python3-torch)
+	@mkdir -p $(BUILD)/tmp
+	$(TEST_ENV) TORCH_PYTHON=$(TORCH_PYTHON) sh bench/run.sh
+
+# The built-in backbone `make run` and `make demo` serve when no model is configured: random weights (the
+# safetensors metadata names init-model as the generator, so /info reports "pretrained": false), the
+# project's own CJK vocabulary, small enough to start at once; std 0.15 so that a prompt can learn through it. Order-only on ptune: rebuilding ptune must not change the
 # weights, or prompts trained on them would no longer match the fingerprint.
 DEFAULT_MODEL := $(O)/build/default-model
 DEFAULT_MODEL_ARGS := --cjk-vocab --layers 2 --hidden 128 --heads 4 --intermediate 512 --seed 20240 --std 0.15

@@ -243,7 +243,7 @@ int cmd_bench(int argc, char **argv)
     }
     if (!rc) {
         double ms = median(t, o.iters);
-        printf("{\"batch\":%d,\"seq\":%d,\"train\":%s,\"threads\":%d,\"ms_per_batch\":%.2f,\"seq_per_s\":%.2f,"
+        printf("{\"batch\":%d,\"seq\":%d,\"train\":%s,\"threads\":%d,\"ms_per_batch\":%.6g,\"seq_per_s\":%.6g,"
                "\"gflops\":%.1f}\n",
                o.batch, o.seq, o.train ? "true" : "false", threads, ms, o.batch * 1e3 / ms,
                engine_flops(&m->cfg, o.batch, o.seq, o.train) / (ms * 1e6));

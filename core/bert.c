@@ -20,11 +20,11 @@
 /* What bert_backward needs from one encoder layer. nq = rows that carry queries: every token, or
  * in the last layer the mask rows. */
 typedef struct saved_layer {
-    float *q;            /* [nq, H] */
-    float *k, *v;        /* [T, H] */
-    float *probs;        /* per row r and head: [nq_r, len_r] */
+    float *q;             /* [nq, H] */
+    float *k, *v;         /* [T, H] */
+    float *probs;         /* per row r and head: [nq_r, len_r] */
     float *xhat1, *rstd1; /* attention output LayerNorm: [nq, H], [nq] */
-    float *pre;          /* [nq, I] intermediate before GELU */
+    float *pre;           /* [nq, I] intermediate before GELU */
     float *xhat2, *rstd2; /* output LayerNorm */
 } saved_layer;
 
@@ -118,8 +118,9 @@ static int validate(const bert_model *m, const bert_row *rows, int n_rows, pt_er
                            row->len, c->max_position_embeddings);
         for (int t = 0; t < row->len; t++) {
             if (row->ids[t] < 0 || row->ids[t] >= c->vocab_size)
-                return bad_row(err, "input_ids", "row %d position %d: token id %d is outside the vocabulary (size %d)",
-                               r, t, (int)row->ids[t], c->vocab_size);
+                return bad_row(err, "input_ids",
+                               "row %d position %d: token id %d is outside the vocabulary (size %d)", r, t,
+                               (int)row->ids[t], c->vocab_size);
             if (row->type_ids && (row->type_ids[t] < 0 || row->type_ids[t] >= c->type_vocab_size))
                 return bad_row(err, "token_type_ids",
                                "row %d position %d: token type %d is outside the model's %d types", r, t,
@@ -197,8 +198,9 @@ static int prepare(const bert_model *m, bert_ws *ws, const bert_row *rows, int n
 
     const size_t th = up16(n_tokens * H);
     size_t need = 6 * th + up16(n_masks * H) + up16(n_tokens * I) + up16(max_len * max_len);
-    if (grow(&ws->scratch, &ws->cap_scratch, need, err))
-        return err ? err->code : PT_ENOMEM;
+    int rc = grow(&ws->scratch, &ws->cap_scratch, need, err);
+    if (rc)
+        return rc;
     float *p = ws->scratch;
     ws->x = p, p += th;
     ws->q = p, p += th;
@@ -224,8 +226,9 @@ static int prepare_train(const bert_model *m, bert_ws *ws, const bert_row *rows,
     const size_t th = up16(T * H), t1 = up16(T);
     const size_t per_layer = 5 * th + up16(T * I) + 2 * t1 + up16(probs);
     const size_t need = (size_t)n_layers * per_layer + th + t1 + 2 * up16(M * H) + up16(M);
-    if (grow(&ws->store, &ws->cap_store, need, err))
-        return err ? err->code : PT_ENOMEM;
+    int rc = grow(&ws->store, &ws->cap_store, need, err);
+    if (rc)
+        return rc;
     if (n_layers > ws->cap_saved) {
         saved_layer *s = realloc(ws->saved, (size_t)n_layers * sizeof *s);
         if (!s)
