@@ -109,8 +109,9 @@ bench: all ## ptune vs PyTorch eager on a generated bert-base-sized model (ratio
 
 # The built-in backbone `make run` and `make demo` serve when no model is configured: random weights (the
 # safetensors metadata names init-model as the generator, so /info reports "pretrained": false), the
-# project's own CJK vocabulary, small enough to start at once; std 0.15 so that a prompt can learn through it. Order-only on ptune: rebuilding ptune must not change the
-# weights, or prompts trained on them would no longer match the fingerprint.
+# project's own CJK vocabulary, small enough to start at once, std 0.15 so that a prompt can learn
+# through it. Order-only on ptune: rebuilding ptune must not change the weights, or prompts trained on
+# them would no longer match the fingerprint.
 DEFAULT_MODEL := $(O)/build/default-model
 DEFAULT_MODEL_ARGS := --cjk-vocab --layers 2 --hidden 128 --heads 4 --intermediate 512 --seed 20240 --std 0.15
 
