@@ -55,8 +55,10 @@ ifneq ($(wildcard server/main.c),)
 PROGRAMS += $(BIN)/ptuned
 endif
 
-.PHONY: all test unit integration help clean reference bench run demo default-model fuzz soak tables
+.PHONY: all test unit integration help clean reference bench run demo default-model fuzz soak tables valgrind
 .DEFAULT_GOAL := all
+
+include fuzz/fuzz.mk
 
 all: $(PROGRAMS) $(TESTS) ## build bin/ptune, bin/ptuned and every test program
 
@@ -99,6 +101,15 @@ TEST_ENV := PTUNE_BIN=$(abspath $(BIN))/ptune PTUNED_BIN=$(abspath $(BIN))/ptune
 test: all ## run every test (unit, reference fixtures, integration)
 	@mkdir -p $(BUILD)/tmp
 	@$(TEST_ENV) sh tests/run.sh $(TESTS)
+
+valgrind: all ## run every unit test program under valgrind (memcheck, full leak check)
+	@mkdir -p $(BUILD)/tmp
+	@$(TEST_ENV) sh tests/valgrind.sh $(TESTS)
+
+SOAK_SECONDS ?= 600
+soak: all ## the daemon under mixed load with two restarts for SOAK_SECONDS (default 600); prints RSS and status figures
+	@mkdir -p $(BUILD)/tmp
+	@$(TEST_ENV) SOAK_SECONDS=$(SOAK_SECONDS) $(PYTHON) tests/soak/soak.py
 
 reference: all ## regenerate the PyTorch reference fixtures (needs python3-torch) and compare live
 	$(TEST_ENV) TORCH_PYTHON=$(TORCH_PYTHON) sh tests/reference/make-fixtures.sh
