@@ -7,7 +7,8 @@
  * Low level, for a batcher that merges requests of DIFFERENT tasks into one bert_forward call: for each
  * (task, text) call template_encode + template_row_bert(task->tpl, &row, task->vectors, &brow), run one
  * bert_forward over all rows, then for row i: template_score(task_i->tpl, logits + offset_i * V, V, s, NULL)
- * with offset_i = sum of n_mask of the rows before it, and template_softmax(s, task_i->tpl->n_labels).
+ * with offset_i = sum of n_mask of the rows before it, and template_softmax(s, task_i->tpl->n_labels);
+ * then template_row_free each row. The logits buffer holds (sum of n_mask) x vocab_size floats.
  *
  * A classify_task is immutable after creation and may be shared by threads; a bert_ws may not.
  */

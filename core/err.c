@@ -4,12 +4,36 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "utf8.h"
+
 void pt_err_clear(pt_err *err)
 {
     if (!err)
         return;
     memset(err, 0, sizeof *err);
     err->offset = -1;
+}
+
+/* Messages quote input (a JSON parser's view of the bad text, a label, a file name) and end up in
+ * log lines, terminals and JSON strings, so they are kept one line of valid UTF-8 whatever they quote:
+ * a control character becomes a space and each byte of an ill-formed sequence (also one cut by the
+ * size limit) a '?'. */
+static void one_clean_line(char *s)
+{
+    unsigned char *u = (unsigned char *)s;
+    size_t n = strlen(s);
+    for (size_t i = 0; i < n;) {
+        uint32_t cp;
+        const char *why;
+        size_t k = utf8_decode(u + i, n - i, &cp, &why);
+        if (k == 0) {
+            u[i++] = '?';
+            continue;
+        }
+        if (cp < 0x20 || cp == 0x7f)
+            u[i] = ' ';
+        i += k;
+    }
 }
 
 int pt_fail(pt_err *err, int code, const char *fmt, ...)
@@ -21,6 +45,7 @@ int pt_fail(pt_err *err, int code, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(err->msg, sizeof err->msg, fmt, ap);
     va_end(ap);
+    one_clean_line(err->msg);
     return code;
 }
 
@@ -41,6 +66,7 @@ int pt_err_prefix(pt_err *err, const char *fmt, ...)
         used = sizeof err->msg - 1;
     memcpy(err->msg, buf, used);
     err->msg[used] = '\0';
+    one_clean_line(err->msg);
     return err->code;
 }
 

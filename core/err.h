@@ -1,8 +1,10 @@
 /* err — errors are values.
  *
  * Every fallible function returns an int status (0 ok, a negative PT_E* code on failure) and fills a
- * caller-owned pt_err with a one-line message a user can act on. Optional details (line, byte offset,
- * field) are set when they exist so that the HTTP layer can report them as structured fields.
+ * caller-owned pt_err with a one-line message a user can act on, always one line of valid UTF-8 (a
+ * quoted control character becomes a space, a byte of an ill-formed sequence a '?'). Optional details
+ * (line, byte offset, field) are set when they exist so that the HTTP layer can report them as
+ * structured fields.
  */
 #ifndef PT_ERR_H
 #define PT_ERR_H

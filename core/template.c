@@ -145,11 +145,18 @@ int verbalizer_load(verbalizer *v, const char *path, pt_err *err)
     return rc;
 }
 
-static int json_fail(pt_err *err, const char *fmt, const char *label)
+static int json_fail(pt_err *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static int json_fail(pt_err *err, const char *fmt, ...)
 {
-    pt_fail(err, PT_EINVAL, fmt, label);
-    if (err)
-        snprintf(err->field, sizeof err->field, "verbalizer");
+    if (!err)
+        return PT_EINVAL;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err->msg, sizeof err->msg, fmt, ap);
+    va_end(ap);
+    err->code = PT_EINVAL;
+    snprintf(err->field, sizeof err->field, "verbalizer");
     return PT_EINVAL;
 }
 
@@ -157,9 +164,9 @@ int verbalizer_from_json(verbalizer *v, const json_t *obj, pt_err *err)
 {
     memset(v, 0, sizeof *v);
     if (!json_is_object(obj))
-        return json_fail(err, "verbalizer: expected an object label -> [word, ...]%s", "");
+        return json_fail(err, "verbalizer: expected an object label -> [word, ...]");
     if (json_object_size(obj) == 0)
-        return json_fail(err, "verbalizer: expected at least one label%s", "");
+        return json_fail(err, "verbalizer: expected at least one label");
     int rc = verb_reserve(v, (int)json_object_size(obj), err);
     if (rc)
         return rc;
@@ -168,7 +175,7 @@ int verbalizer_from_json(verbalizer *v, const json_t *obj, pt_err *err)
     /* json_object_foreach wants a non-const object; iteration does not modify it. */
     json_object_foreach((json_t *)obj, label, words) {
         if (!*label) {
-            rc = json_fail(err, "verbalizer: empty label%s", "");
+            rc = json_fail(err, "verbalizer: empty label");
             break;
         }
         if (!json_is_array(words) || json_array_size(words) == 0) {

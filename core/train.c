@@ -646,6 +646,69 @@ static int setup(trainer *tr, const tsv_row *train, long *truncated, pt_err *err
     return alloc_trainer(tr, err);
 }
 
+/* One pass over the rows in a fresh shuffled order, reporting after every step. */
+static int run_epoch(trainer *tr, rng *shuffle, train_progress *p, long *steps, pt_err *err)
+{
+    int n = tr->n_train, bs = tr->c->batch_size, rc = 0;
+    double loss_sum = 0;
+    long rows_done = 0;
+    rng_shuffle(shuffle, tr->order, n);
+    for (int start = 0; !rc && start < n; start += bs) {
+        int b = n - start < bs ? n - start : bs;
+        if ((rc = train_step(tr, tr->order + start, b, &loss_sum, err)))
+            break;
+        rows_done += b;
+        ++*steps;
+        p->loss = loss_sum / (double)rows_done;
+        rc = report(tr, p, err);
+    }
+    return rc;
+}
+
+/* What survives the epochs: the best prompt so far and how long ago it improved. */
+typedef struct keeper {
+    float *best;
+    double best_f1;
+    int stale;
+} keeper;
+
+/* Evaluates the epoch's prompt on the dev rows (if any), keeps it when its macro-F1 beats every earlier
+ * epoch (always, without dev rows), records the epoch in the curve and reports the epoch's end. */
+static int finish_epoch(trainer *tr, const tsv_row *dev, int n_dev, train_progress *p, train_epoch *ep,
+                        train_result *res, keeper *k, pt_err *err)
+{
+    prompt_forward(tr->enc, tr->vec);
+    bool improved = true;
+    metrics dm;
+    memset(&dm, 0, sizeof dm);
+    if (n_dev > 0) {
+        int rc = classify_eval(tr->m, tr->ws, tr->t, &tr->verb, tr->vec, dev, n_dev, &dm, &res->dev_truncated, err);
+        if (rc)
+            return rc;
+        ep->dev_accuracy = dm.accuracy;
+        ep->dev_macro_f1 = dm.macro_f1;
+        ep->dev_weighted_f1 = dm.weighted_f1;
+        improved = dm.macro_f1 > k->best_f1;
+    }
+    if (improved) {
+        k->best_f1 = dm.macro_f1;
+        k->stale = 0;
+        memcpy(k->best, tr->vec, tr->nh * sizeof *k->best);
+        res->best_epoch = p->epoch;
+        metrics_free(&res->dev);
+        res->dev = dm;
+        memset(&dm, 0, sizeof dm);
+    } else {
+        k->stale++;
+    }
+    p->epoch_end = true;
+    p->dev = n_dev > 0 ? (improved ? &res->dev : &dm) : NULL;
+    p->best_epoch = res->best_epoch;
+    int rc = report(tr, p, err);
+    metrics_free(&dm);
+    return rc;
+}
+
 int train_run(const bert_model *m, const tsv_row *train, int n_train, const tsv_row *dev, int n_dev,
               const train_config *cfg, train_progress_fn cb, void *user, train_result *res, pt_err *err)
 {
@@ -653,76 +716,40 @@ int train_run(const bert_model *m, const tsv_row *train, int n_train, const tsv_
     if (n_train < 1)
         return pt_fail(err, PT_EINVAL, "no training rows");
     trainer tr = {.m = m, .c = cfg, .cb = cb, .user = user, .n_train = n_train, .t0 = now()};
+    keeper k = {.best = NULL, .best_f1 = -1, .stale = 0};
     int rc = setup(&tr, train, &res->train_truncated, err);
-    float *best = rc ? NULL : malloc(tr.nh * sizeof *best);
-    res->curve = rc ? NULL : calloc((size_t)cfg->epochs, sizeof *res->curve);
-    if (!rc && (!best || !res->curve))
-        rc = pt_fail(err, PT_ENOMEM, "out of memory");
+    if (!rc) {
+        k.best = malloc(tr.nh * sizeof *k.best);
+        res->curve = calloc((size_t)cfg->epochs, sizeof *res->curve);
+        if (!k.best || !res->curve)
+            rc = pt_fail(err, PT_ENOMEM, "out of memory");
+    }
     rng shuffle;
     rng_seed(&shuffle, cfg->seed);
-    double best_f1 = -1;
-    int stale = 0;
     for (int epoch = 1; !rc && epoch <= cfg->epochs; epoch++) {
-        double e0 = now(), loss_sum = 0;
-        long rows_done = 0, steps = 0;
+        double e0 = now();
         train_progress p = {.epoch = epoch, .epochs = cfg->epochs, .best_epoch = res->best_epoch};
-        rng_shuffle(&shuffle, tr.order, n_train);
-        for (int start = 0; !rc && start < n_train; start += cfg->batch_size) {
-            int b = n_train - start < cfg->batch_size ? n_train - start : cfg->batch_size;
-            if ((rc = train_step(&tr, tr.order + start, b, &loss_sum, err)))
-                break;
-            rows_done += b;
-            steps++;
-            p.loss = loss_sum / (double)rows_done;
-            rc = report(&tr, &p, err);
-        }
-        if (rc)
-            break;
-        prompt_forward(tr.enc, tr.vec);
         train_epoch *ep = &res->curve[epoch - 1];
-        *ep = (train_epoch){.epoch = epoch, .steps = steps, .loss = p.loss};
+        ep->epoch = epoch;
+        if ((rc = run_epoch(&tr, &shuffle, &p, &ep->steps, err)))
+            break;
+        ep->loss = p.loss;
         res->epochs_run = epoch;
-        bool improved = true;
-        metrics dm;
-        memset(&dm, 0, sizeof dm);
-        if (n_dev > 0) {
-            if ((rc = classify_eval(m, tr.ws, tr.t, &tr.verb, tr.vec, dev, n_dev, &dm, &res->dev_truncated, err)))
-                break;
-            ep->dev_accuracy = dm.accuracy;
-            ep->dev_macro_f1 = dm.macro_f1;
-            ep->dev_weighted_f1 = dm.weighted_f1;
-            improved = dm.macro_f1 > best_f1;
-        }
-        if (improved) {
-            best_f1 = dm.macro_f1;
-            memcpy(best, tr.vec, tr.nh * sizeof *best);
-            res->best_epoch = epoch;
-            metrics_free(&res->dev);
-            res->dev = dm;
-            memset(&dm, 0, sizeof dm);
-            stale = 0;
-        } else {
-            stale++;
-        }
+        rc = finish_epoch(&tr, dev, n_dev, &p, ep, res, &k, err);
         ep->seconds = now() - e0;
-        p.epoch_end = true;
-        p.dev = n_dev > 0 ? (improved ? &res->dev : &dm) : NULL;
-        p.best_epoch = res->best_epoch;
-        rc = report(&tr, &p, err);
-        metrics_free(&dm);
-        if (cfg->patience > 0 && stale >= cfg->patience)
+        if (cfg->patience > 0 && k.stale >= cfg->patience)
             break;
     }
     if (!rc) {
         res->has_dev = n_dev > 0;
         res->n_prompt = tr.t->n_prompt;
         res->hidden = m->cfg.hidden_size;
-        res->vectors = best;
-        best = NULL;
+        res->vectors = k.best;
+        k.best = NULL;
         res->seconds = now() - tr.t0;
         rc = verbalizer_copy(&res->verb, &tr.verb, err);
     }
-    free(best);
+    free(k.best);
     free_trainer(&tr);
     if (rc)
         train_result_free(res);

@@ -30,9 +30,10 @@ struct batcher {
     int max_tokens, queue_limit;
     pthread_t thread;
     pthread_mutex_t mu;
-    pthread_cond_t work, done, idle;
+    pthread_cond_t work, done;
     request *head, *tail;
     long queued;
+    long enqueued_total, done_total; /* rows ever queued / ever scored: batcher_yield's tickets */
     bool busy, stop;
     /* compute-thread state */
     bert_ws *ws;
@@ -143,10 +144,9 @@ static void *compute(void *arg)
             }
             r->done++;
         }
+        b->done_total += k;
         b->busy = false;
         pthread_cond_broadcast(&b->done);
-        if (!b->head)
-            pthread_cond_broadcast(&b->idle);
     }
     pthread_mutex_unlock(&b->mu);
     return NULL;
@@ -168,7 +168,6 @@ int batcher_new(batcher **out, const bert_model *m, prom *stats, int max_batch_t
     pthread_mutex_init(&b->mu, NULL);
     pthread_cond_init(&b->work, NULL);
     pthread_cond_init(&b->done, NULL);
-    pthread_cond_init(&b->idle, NULL);
     if (pthread_create(&b->thread, NULL, compute, b)) {
         bert_ws_free(b->ws);
         free(b);
@@ -190,7 +189,6 @@ void batcher_free(batcher *b)
     pthread_mutex_destroy(&b->mu);
     pthread_cond_destroy(&b->work);
     pthread_cond_destroy(&b->done);
-    pthread_cond_destroy(&b->idle);
     bert_ws_free(b->ws);
     free(b->slots);
     free(b->brows);
@@ -219,6 +217,7 @@ int batcher_classify(batcher *b, const classify_task *t, const template_row *row
         b->head = &r;
     b->tail = &r;
     b->queued += n;
+    b->enqueued_total += n;
     pthread_cond_signal(&b->work);
     while (r.done < n)
         pthread_cond_wait(&b->done, &b->mu);
@@ -237,8 +236,11 @@ void batcher_yield(batcher *b)
     if (until.tv_nsec >= 1000000000L)
         until.tv_sec++, until.tv_nsec -= 1000000000L;
     pthread_mutex_lock(&b->mu);
-    while ((b->head || b->busy) && !b->stop)
-        if (pthread_cond_timedwait(&b->idle, &b->mu, &until) == ETIMEDOUT)
+    /* Wait for the rows queued before this call, not for an empty queue: under a steady classify load
+     * the queue is never empty, and training would never take another step. */
+    long ticket = b->enqueued_total;
+    while (b->done_total < ticket && !b->stop)
+        if (pthread_cond_timedwait(&b->done, &b->mu, &until) == ETIMEDOUT)
             break;
     pthread_mutex_unlock(&b->mu);
 }

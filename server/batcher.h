@@ -7,9 +7,9 @@
  * would exceed queue_limit the call fails at once with PT_ELIMIT (the route answers 429) instead of
  * letting the queue grow without bound.
  *
- * Priority: training calls batcher_yield between its steps, which waits while classification work is
- * queued or running — bounded (BATCHER_MAX_YIELD_MS) so that a steady classify load cannot starve a
- * training job forever.
+ * Priority: training calls batcher_yield between its steps, which waits until every text queued before
+ * the call has been scored. Work arriving meanwhile does not extend the wait, so a steady classify load
+ * slows training down without starving it (and the wait is bounded by BATCHER_MAX_YIELD_MS).
  */
 #ifndef PT_BATCHER_H
 #define PT_BATCHER_H

@@ -592,6 +592,15 @@ static void test_config_parse(void **state)
     expect_config_error("{\"vocab_size\": 17,\n \"hidden_size\": }", "config.json: not valid JSON", NULL);
     assert_int_equal(bert_config_parse(&c, "{\n\"a\": }", 8, &e), PT_EFORMAT);
     assert_int_equal(e.line, 2);
+    /* Found by fuzz-config: the parser's error quoted a newline (and could quote any byte). */
+    static const char quoted_newline[] = "{\n  \"clype\": \"bert \\\n\"\\,\\\\ \"vocab_size\": 8,\n  \"mO\": 0z}\n";
+    assert_int_equal(bert_config_parse(&c, quoted_newline, sizeof quoted_newline - 1, &e), PT_EFORMAT);
+    assert_non_null(strstr(e.msg, "invalid escape"));
+    assert_null(strchr(e.msg, '\n'));
+    static const char quoted_bad_utf8[] = "{\"a\": \"\xff\xfe\n";
+    assert_int_equal(bert_config_parse(&c, quoted_bad_utf8, sizeof quoted_bad_utf8 - 1, &e), PT_EFORMAT);
+    assert_null(strchr(e.msg, '\n'));
+    assert_null(strchr(e.msg, '\xff'));
 }
 
 static void test_bad_config_json_in_directory(void **state)
