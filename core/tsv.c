@@ -89,6 +89,15 @@ int tsv_parse(tsv_data *out, const char *buf, size_t len, pt_err *err)
         }
         if ((rc = check_utf8(copy, pos, stop, line, err)))
             break;
+        /* A CR that does not end the line is refused, not kept in a field: it is how a file with
+         * old-Mac CR-only line ends looks, which would otherwise read as one long row. */
+        const char *cr = memchr(copy + pos, '\r', stop - pos);
+        if (cr) {
+            rc = fail_at(err, line, (long)(cr - copy),
+                         "carriage return (CR) inside the line at byte offset %ld (lines end in LF or CRLF)",
+                         (long)(cr - copy));
+            break;
+        }
         char *tab = memchr(copy + pos, '\t', stop - pos);
         if (!tab) {
             rc = fail_at(err, line, -1, "expected label<TAB>text, found no tab");

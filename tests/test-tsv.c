@@ -93,6 +93,35 @@ static void test_errors_name_the_line(void **state)
     assert_non_null(strstr(e.msg, "NUL byte"));
 }
 
+/* Found by fuzz-tsv: "...\r\r\n" kept a CR in the text ("\r" alone here), against "CR/LF stripped". */
+static void test_cr_inside_a_line_is_refused(void **state)
+{
+    (void)state;
+    pt_err e;
+    const char found[] = "\r\r\x03=\t\r\r\n\t\n";
+    assert_int_equal(parse_err(found, sizeof found - 1, &e), PT_EFORMAT);
+    assert_int_equal(e.line, 1);
+    assert_int_equal(e.offset, 0);
+    assert_non_null(strstr(e.msg, "line 1: carriage return (CR) inside the line at byte offset 0"));
+
+    /* Old-Mac line ends would otherwise read as one row whose text holds the other rows. */
+    const char mac[] = "pos\tgood\rneg\tbad\r";
+    assert_int_equal(parse_err(mac, sizeof mac - 1, &e), PT_EFORMAT);
+    assert_int_equal(e.offset, 8);
+
+    const char later[] = "pos\tgood\r\nneg\tba\rd\r\n";
+    assert_int_equal(parse_err(later, sizeof later - 1, &e), PT_EFORMAT);
+    assert_int_equal(e.line, 2);
+    assert_int_equal(e.offset, 16);
+
+    /* A line of nothing but CRs and blanks is still a blank line. */
+    const char blank[] = "\r\r\n \r\npos\tok\r\n";
+    tsv_data d = parse_ok(blank, sizeof blank - 1);
+    assert_int_equal(d.n_rows, 1);
+    assert_string_equal(d.rows[0].text, "ok");
+    tsv_free(&d);
+}
+
 static void test_load_prefixes_path(void **state)
 {
     (void)state;
@@ -122,6 +151,7 @@ int main(void)
         cmocka_unit_test(test_bom_crlf_blank_lines_no_final_newline),
         cmocka_unit_test(test_empty_input),
         cmocka_unit_test(test_errors_name_the_line),
+        cmocka_unit_test(test_cr_inside_a_line_is_refused),
         cmocka_unit_test(test_load_prefixes_path),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
