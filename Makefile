@@ -55,7 +55,7 @@ ifneq ($(wildcard server/main.c),)
 PROGRAMS += $(BIN)/ptuned
 endif
 
-.PHONY: all test unit integration help clean reference bench run demo fuzz soak tables valgrind
+.PHONY: all test unit integration help clean reference bench run demo default-model fuzz soak tables valgrind
 .DEFAULT_GOAL := all
 
 include fuzz/fuzz.mk
@@ -118,6 +118,34 @@ bench: all ## ptune vs PyTorch eager on a generated bert-base-sized model (ratio
 	@mkdir -p $(BUILD)/tmp
 	$(TEST_ENV) TORCH_PYTHON=$(TORCH_PYTHON) sh bench/run.sh
 
+# The built-in backbone `make run` and `make demo` serve when no model is configured: random weights (the
+# safetensors metadata names init-model as the generator, so /info reports "pretrained": false), the
+# project's own CJK vocabulary, small enough to start at once, std 0.15 so that a prompt can learn
+# through it. Order-only on ptune: rebuilding ptune must not change the weights, or prompts trained on
+# them would no longer match the fingerprint.
+DEFAULT_MODEL := $(O)/build/default-model
+DEFAULT_MODEL_ARGS := --cjk-vocab --layers 2 --hidden 128 --heads 4 --intermediate 512 --seed 20240 --std 0.15
+
+default-model: $(DEFAULT_MODEL)/model.safetensors ## generate the built-in random-weight backbone into build/default-model
+
+$(DEFAULT_MODEL)/model.safetensors: | $(BIN)/ptune
+	rm -rf $(DEFAULT_MODEL).tmp
+	$(BIN)/ptune init-model --out $(DEFAULT_MODEL).tmp $(DEFAULT_MODEL_ARGS)
+	rm -rf $(DEFAULT_MODEL) && mv $(DEFAULT_MODEL).tmp $(DEFAULT_MODEL)
+
+# A model named by PTUNED_MODEL or ARGS="--model DIR" wins; otherwise the built-in one is generated and used.
+run: $(PROGRAMS) ## build and start the daemon on 127.0.0.1:8080 (ARGS="--flag value ..." are passed on)
+	@set --; case " $(ARGS) " in *" --model"*) ;; *) if [ -z "$$PTUNED_MODEL" ]; then \
+	    $(MAKE) -s --no-print-directory default-model && set -- --model $(DEFAULT_MODEL) && \
+	    echo "make run: no PTUNED_MODEL or --model: serving the built-in random-weight backbone $(DEFAULT_MODEL)" \
+	         "(it has learned no language; deploy/fetch-model.sh downloads a real one)"; fi;; esac; \
+	exec $(BIN)/ptuned "$$@" $(ARGS)
+
+demo: $(PROGRAMS) ## start the daemon on a scratch database, walk the README's curl flow on deploy/demo/, stop it
+	@if [ -z "$$PTUNED_MODEL" ]; then $(MAKE) -s --no-print-directory default-model; fi
+	@PTUNED_BIN=$(BIN)/ptuned PTUNED_MODEL=$${PTUNED_MODEL:-$(DEFAULT_MODEL)} DEMO_DIR=$(BUILD)/demo \
+	    sh deploy/demo/demo.sh
+
 tables: ## regenerate core/unicode_tables.c from the Unicode Character Database (Debian unicode-data)
 	$(PYTHON) core/gen_unicode_tables.py /usr/share/unicode > core/unicode_tables.c.tmp
 	mv core/unicode_tables.c.tmp core/unicode_tables.c
@@ -128,4 +156,4 @@ help: ## list the targets
 clean: ## remove build products
 	rm -rf $(O)/build $(O)/bin
 
--include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
+-include $(shell find $(BUILD) -name '*.d' -type f 2>/dev/null)

@@ -45,26 +45,22 @@ static int emit(const classify_task *t, const float *p, int truncated)
     return rc || putchar('\n') == EOF ? -1 : 0;
 }
 
-static int run(const bert_model *m, bert_ws *ws, const classify_task *t, batch *b, long first_line)
+/* Classifies the batch into probs (CLASSIFY_BATCH x n_labels) and prints one line per text. */
+static int run(const bert_model *m, bert_ws *ws, const classify_task *t, batch *b, float *probs, long first_line)
 {
     pt_err err;
     pt_err_clear(&err);
     int L = t->tpl->n_labels;
-    float probs[CLASSIFY_BATCH * 64];
-    float *p = L <= 64 ? probs : malloc((size_t)b->n * (size_t)L * sizeof *p);
     int truncated[CLASSIFY_BATCH];
-    int rc = p ? classify_texts(m, ws, t->tpl, t->vectors, (const char *const *)b->texts, b->lens, b->n, p,
-                                truncated, &err)
-               : pt_fail(&err, PT_ENOMEM, "out of memory");
+    int rc = classify_texts(m, ws, t->tpl, t->vectors, (const char *const *)b->texts, b->lens, b->n, probs, truncated,
+                            &err);
     if (rc)
         fprintf(stderr, "ptune classify: input lines from %ld: %s\n", first_line, err.msg);
     for (int i = 0; !rc && i < b->n; i++)
-        if (emit(t, p + (size_t)i * (size_t)L, truncated[i])) {
+        if (emit(t, probs + (size_t)i * (size_t)L, truncated[i])) {
             fprintf(stderr, "ptune classify: cannot write the output\n");
             rc = -1;
         }
-    if (p != probs)
-        free(p);
     fflush(stdout);
     batch_clear(b);
     return rc;
@@ -120,12 +116,15 @@ int cmd_classify(int argc, char **argv)
     if (cli_open_task("classify", model, prompt, &m, &a, &t))
         return 1;
     bert_ws *ws = bert_ws_new();
+    float *probs = malloc((size_t)CLASSIFY_BATCH * (size_t)t->tpl->n_labels * sizeof *probs);
     batch b = {.n = 0};
     char *line = NULL;
     size_t cap = 0;
     ssize_t got;
     long lineno = 0, first = 1;
-    int rc = ws ? 0 : -1;
+    int rc = ws && probs ? 0 : -1;
+    if (rc)
+        fprintf(stderr, "ptune classify: out of memory\n");
     while (!rc && (got = getline(&line, &cap, stdin)) >= 0) {
         lineno++;
         size_t len = (size_t)got;
@@ -145,14 +144,15 @@ int cmd_classify(int argc, char **argv)
         b.texts[b.n] = text;
         b.lens[b.n++] = tlen;
         if (b.n == CLASSIFY_BATCH) {
-            rc = run(m, ws, t, &b, first);
+            rc = run(m, ws, t, &b, probs, first);
             first = lineno + 1;
         }
     }
     if (!rc && b.n)
-        rc = run(m, ws, t, &b, first);
+        rc = run(m, ws, t, &b, probs, first);
     batch_clear(&b);
     free(line);
+    free(probs);
     bert_ws_free(ws);
     classify_task_free(t);
     adapter_free(&a);

@@ -53,10 +53,21 @@ void route_info(http_req *r, void *arg)
                                "workers", a->cfg.workers, "threads", a->cfg.threads, "max_text_bytes", APP_MAX_TEXT,
                                "max_rows", TSV_MAX_ROWS, "max_row_bytes", TSV_MAX_LINE, "max_labels",
                                VERBALIZER_MAX_LABELS, "max_prompt_tokens", TEMPLATE_MAX_PROMPT);
+    json_t *migrations = NULL;
+    pt_err err;
+    pt_err_clear(&err);
+    if (store_migrations(a->db, &migrations, &err)) {
+        json_decref(backbone);
+        json_decref(limits);
+        http_reply_err(r, &err);
+        return;
+    }
+    json_t *auth = json_pack("{s:b, s:i, s:s}", "enabled", a->keys != NULL, "keys", auth_count(a->keys),
+                             "your_scope", auth_scope_name(http_caller_scope(r)));
     http_reply_json(r, 200,
-                    json_pack("{s:s, s:s, s:o, s:o, s:b, s:I}", "service", "ptuned", "version", PTUNED_VERSION,
-                              "backbone", backbone, "limits", limits, "auth", a->keys != NULL, "uptime_seconds",
-                              (json_int_t)(time(NULL) - a->started)));
+                    json_pack("{s:s, s:s, s:o, s:o, s:o, s:{s:o}, s:I}", "service", "ptuned", "version",
+                              PTUNED_VERSION, "backbone", backbone, "limits", limits, "auth", auth, "database",
+                              "migrations", migrations, "uptime_seconds", (json_int_t)(time(NULL) - a->started)));
 }
 
 static long resident_bytes(void)

@@ -866,21 +866,6 @@ int store_task_progress(store *s, int64_t id, const char *progress_json, pt_err 
     return rc;
 }
 
-int store_task_cancel_requested(store *s, int64_t id, bool *requested, pt_err *err)
-{
-    sqlite3_stmt *st;
-    lock(s);
-    int rc = prepare(s, &st, "SELECT cancel_requested FROM tasks WHERE id = ?", err);
-    if (!rc) {
-        sqlite3_bind_int64(st, 1, id);
-        /* A task deleted from under its job counts as cancelled. */
-        *requested = sqlite3_step(st) != SQLITE_ROW || sqlite3_column_int(st, 0);
-        sqlite3_finalize(st);
-    }
-    unlock(s);
-    return rc;
-}
-
 int store_task_release(store *s, int64_t id, pt_err *err)
 {
     lock(s);

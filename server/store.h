@@ -135,7 +135,6 @@ int store_task_claim(store *s, store_job *job, pt_err *err);
 void store_job_free(store_job *job);
 
 int store_task_progress(store *s, int64_t id, const char *progress_json, pt_err *err);
-int store_task_cancel_requested(store *s, int64_t id, bool *requested, pt_err *err);
 
 /* A running task goes back to queued without counting the attempt (the daemon is shutting down). */
 int store_task_release(store *s, int64_t id, pt_err *err);

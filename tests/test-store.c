@@ -219,11 +219,12 @@ static void test_task_lifecycle_and_dataset_in_use(void **state)
 
     assert_int_equal(store_task_delete(s, id, &e), PT_ECONFLICT);
     char st[16];
-    bool requested = false;
     assert_int_equal(store_task_cancel(s, id, st, &e), 0);
     assert_string_equal(st, "running");
-    assert_int_equal(store_task_cancel_requested(s, id, &requested, &e), 0);
-    assert_true(requested);
+    assert_int_equal(store_task_get(s, id, &t, &e), 0);
+    assert_true(json_is_true(json_object_get(t, "cancel_requested")));
+    assert_string_equal(json_string_value(json_object_get(t, "status")), "running");
+    json_decref(t);
     assert_int_equal(store_task_finish_error(s, id, STORE_CANCELLED, "cancelled by request", &e), 0);
     assert_int_equal(store_task_cancel(s, id, st, &e), PT_ECONFLICT);
     assert_int_equal(store_task_status(s, id, st, &e), 0);

@@ -239,6 +239,9 @@ def api_keys(model, work):
                "unauthorized")
         expect(d.request("GET", "/info", headers={"Authorization": "Basic YWJjOmRlZg=="}), 401, "unauthorized")
         expect(d.request("GET", "/datasets", headers=user), 200)
+        info = expect(d.request("GET", "/info", headers=user), 200).json()
+        check(info["auth"] == {"enabled": True, "keys": 2, "your_scope": "classify"}, info["auth"])
+        check(info["backbone"]["pretrained"] is False and len(info["backbone"]["fingerprint"]) == 64, info)
         expect(d.request("POST", "/datasets", "a\tb\n", dict(TSV, **user)), 403, "forbidden")
         expect(d.request("POST", "/datasets", "a\tb\n", dict(TSV, **admin)), 201)
         expect(d.json("POST", "/classify", {"task": 1, "text": "x"}, user), 404, "not_found")  # past auth

@@ -1,4 +1,5 @@
-"""Load: 32 concurrent classify clients for PTUNE_LOAD_SECONDS (default 20) while a training job runs.
+"""Load: 32 concurrent classify clients for PTUNE_LOAD_SECONDS (default 20) while a training job runs,
+each request for one of two tasks (different templates and verbalizers), so that merged passes mix tasks.
 No 5xx, every answer equals the offline `ptune classify` answer for its text, and the training job
 succeeds. Prints requests/s and p50/p99 latency.
 
@@ -11,10 +12,10 @@ PTUNE_LOAD_MODEL=DIR runs it on another backbone (e.g. a bert-base-sized one) in
 generated model."""
 import http.client
 import json
+import multiprocessing
 import os
 import random
 import sys
-import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -25,11 +26,19 @@ CLIENTS = 32
 SCORE_TOL = 1e-5
 
 
-def client(port, task, pool, expected, stop_at, out, seed):
+# Set before the client processes fork (one process per client: Python threads would make the GIL, not the
+# daemon, the bottleneck).
+SHARED = {}
+
+
+def client(seed):
+    port, tasks, pool, stop_at = (SHARED[k] for k in ("port", "tasks", "pool", "stop_at"))
     rng = random.Random(seed)
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
     lat, bad, statuses, checked = [], [], {}, 0
     while time.time() < stop_at:
+        task = rng.choice(sorted(tasks))
+        expected = tasks[task]
         texts = [rng.choice(pool) for _ in range(rng.randint(1, 4))]
         body = json.dumps({"task": task, "texts": texts}, ensure_ascii=False).encode()
         t0 = time.perf_counter()
@@ -57,7 +66,7 @@ def client(port, task, pool, expected, stop_at, out, seed):
                     any(abs(got[k] - scores[k]) > SCORE_TOL for k in scores):
                 bad.append("text %r: daemon %s %r, offline %s %r" % (text, res["label"], got, label, scores))
     conn.close()
-    out.append((lat, bad, statuses, checked))
+    return lat, bad, statuses, checked
 
 
 def percentile(xs, p):
@@ -73,24 +82,26 @@ def main():
     d = Daemon(model, os.path.join(work, "ptuned.db")).start()
     try:
         ds = d.upload(synthetic_rows(64, seed=5), name="train")
-        task = d.json("POST", "/tasks", {"name": "serve", "train_dataset": ds, "epochs": 4, "lr": 0.02}).json()["id"]
-        check(d.wait_task(task)["status"] == "succeeded", "training the served task failed")
-        prompt = os.path.join(work, "prompt")
-        export_to_dir(d, task, prompt)
+        # Two tasks with different templates and verbalizers: merged passes mix their rows.
+        configs = [{"name": "serve-a", "epochs": 4, "lr": 0.02},
+                   {"name": "serve-b", "epochs": 3, "template": "{prompt:3}{text}{prompt:2}{mask}",
+                    "verbalizer": {"正": ["好", "行"], "负": ["差"]}}]
         pool = sorted(set(t for _, t in synthetic_rows(300, seed=11)))
-        expected = offline_classify(model, prompt, pool)
+        tasks = {}
+        for cfg in configs:
+            task = d.json("POST", "/tasks", dict(cfg, train_dataset=ds)).json()["id"]
+            check(d.wait_task(task)["status"] == "succeeded", "training %s failed" % cfg["name"])
+            prompt = os.path.join(work, "prompt-%d" % task)
+            export_to_dir(d, task, prompt)
+            tasks[task] = offline_classify(model, prompt, pool)
 
         # A training job that runs through the load (classify has priority, training keeps stepping).
         bg = d.json("POST", "/tasks", {"name": "background", "train_dataset": ds, "epochs": 30, "batch_size": 4}).json()
         d.wait_task(bg["id"], until=("running", "succeeded", "failed"))
-        out, threads = [], []
         t0 = time.time()
-        stop_at = t0 + seconds
-        for i in range(CLIENTS):
-            threads.append(threading.Thread(target=client, args=(d.port, task, pool, expected, stop_at, out, i)))
-            threads[-1].start()
-        for t in threads:
-            t.join()
+        SHARED.update(port=d.port, tasks=tasks, pool=pool, stop_at=t0 + seconds)
+        with multiprocessing.get_context("fork").Pool(CLIENTS) as workers:
+            out = workers.map(client, range(CLIENTS))
         elapsed = time.time() - t0
         during = d.request("GET", "/tasks/%d" % bg["id"]).json()
         lat = [x for o in out for x in o[0]]

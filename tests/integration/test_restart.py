@@ -5,6 +5,7 @@ in the queue without counting the attempt."""
 import os
 import signal
 import sqlite3
+import subprocess
 import sys
 import time
 
@@ -63,10 +64,14 @@ def main():
                                                                             len(state[1]), len(TEXTS)))
 
     # 2. kill -9 in the middle of training: the task runs again to success.
-    long_cfg = {"name": "crash", "train_dataset": ds, "epochs": 25, "batch_size": 4, "lr": 0.01}
+    long_cfg = {"name": "crash", "train_dataset": ds, "epochs": 20, "batch_size": 4, "lr": 0.01}
     crash = d.json("POST", "/tasks", long_cfg).json()["id"]
     wait_step(d, crash, 20)
     d.kill9()
+    con = sqlite3.connect(db)
+    row = con.execute("SELECT status, attempts FROM tasks WHERE id = ?", (crash,)).fetchone()
+    con.close()
+    check(row == ("running", 1), "killed while training, yet the task is %r" % (row,))
     status, fk = integrity(db)
     check(status == "ok" and not fk, "integrity after kill -9: %r %r" % (status, fk))
     d.start()
@@ -90,9 +95,35 @@ def main():
     t = d.wait_task(drain, timeout=600)
     check(t["status"] == "succeeded" and t["attempts"] == 1, t)
     print("SIGTERM during training: stopped in %.2fs, task re-queued and succeeded" % stop_s)
+    # --healthcheck (the container HEALTHCHECK) answers 0 while the daemon serves, 1 once it is gone.
+    hc = [os.environ["PTUNED_BIN"], "--healthcheck", "--listen", "127.0.0.1:%d" % d.port]
+    check(subprocess.run(hc, capture_output=True).returncode == 0, "healthcheck of a live daemon failed")
     check(d.stop() == 0, "final stop")
+    p = subprocess.run(hc, capture_output=True, text=True)
+    check(p.returncode == 1 and "did not answer 200" in p.stderr, (p.returncode, p.stderr))
     status, fk = integrity(db)
     check(status == "ok" and not fk, (status, fk))
+
+    # 4. --workers 2: two tasks train at the same time, both to success.
+    d2 = Daemon(model, os.path.join(work, "two.db"), ["--workers", "2"], log_name="two.log").start()
+    try:
+        ds2 = d2.upload(synthetic_rows(64, seed=3), name="synthetic")
+        ids = [d2.json("POST", "/tasks", dict(long_cfg, name="w%d" % i, train_dataset=ds2, epochs=6)).json()["id"]
+               for i in range(2)]
+        both = False
+        deadline = time.time() + 120
+        while not both and time.time() < deadline:
+            states = [d2.request("GET", "/tasks/%d" % i).json()["status"] for i in ids]
+            both = states == ["running", "running"]
+            check(all(s in ("queued", "running") for s in states), states)
+            time.sleep(0.02)
+        check(both, "two workers never trained at once")
+        for i in ids:
+            check(d2.wait_task(i, timeout=600)["status"] == "succeeded", "worker task %d" % i)
+        check(d2.stop() == 0, "stop with two workers")
+    finally:
+        d2.stop()
+    print("two workers: two tasks trained at once, both succeeded")
     return 0
 
 
