@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "adapter.h"
+#include "log.h"
 #include "prompts.h"
 #include "train.h"
 
@@ -31,6 +32,7 @@ struct jobs {
     pthread_cond_t wake;
     bool stop;
     atomic_bool stopping; /* read by the progress callbacks without the lock */
+    http_log_format log_format;
 };
 
 static double now_s(void)
@@ -40,9 +42,10 @@ static double now_s(void)
     return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
 }
 
-static void log_job(int64_t id, const char *what, const char *detail)
+static void log_job(jobs *j, int64_t id, const char *what, const char *detail)
 {
-    fprintf(stderr, "ptuned: task %lld %s%s%s\n", (long long)id, what, detail ? ": " : "", detail ? detail : "");
+    log_event(j->log_format, strcmp(what, "failed") ? "info" : "warn", "task", "%lld %s%s%s", (long long)id, what,
+              detail ? ": " : "", detail ? detail : "");
 }
 
 static json_t *progress_json(const train_progress *p)
@@ -163,18 +166,18 @@ static void finish(worker *w, const store_job *job, int rc, pt_err *err)
     jobs *j = w->j;
     if (rc == PT_ECANCELLED && atomic_load(&j->stopping) && !atomic_load(&w->cancel)) {
         store_task_release(j->db, job->id, NULL);
-        log_job(job->id, "interrupted by shutdown, queued again", NULL);
+        log_job(j, job->id, "interrupted by shutdown, queued again", NULL);
         return;
     }
     prom_add(j->stats, PROM_TASKS_FINISHED, 1);
     if (!rc) {
-        log_job(job->id, "succeeded", NULL);
+        log_job(j, job->id, "succeeded", NULL);
     } else if (rc == PT_ECANCELLED) {
         store_task_finish_error(j->db, job->id, STORE_CANCELLED, "cancelled by request", NULL);
-        log_job(job->id, "cancelled", NULL);
+        log_job(j, job->id, "cancelled", NULL);
     } else {
         store_task_finish_error(j->db, job->id, STORE_FAILED, err->msg, NULL);
-        log_job(job->id, "failed", err->msg);
+        log_job(j, job->id, "failed", err->msg);
     }
 }
 
@@ -194,7 +197,7 @@ static void *work(void *arg)
         int got = store_task_claim(j->db, &job, &err);
         if (got <= 0) {
             if (got < 0)
-                fprintf(stderr, "ptuned: cannot claim a task: %s\n", err.msg);
+                log_event(j->log_format, "error", "task", "cannot claim a task: %s", err.msg);
             struct timespec until;
             clock_gettime(CLOCK_REALTIME, &until);
             until.tv_sec += 2; /* also a safety net should a notify be missed */
@@ -206,7 +209,7 @@ static void *work(void *arg)
         }
         atomic_store(&w->cancel, false);
         atomic_store(&w->task_id, job.id);
-        log_job(job.id, "started", NULL);
+        log_job(j, job.id, "started", NULL);
         int rc = train_job(w, &job, &err);
         finish(w, &job, rc, &err);
         atomic_store(&w->task_id, 0);
@@ -215,7 +218,8 @@ static void *work(void *arg)
     return NULL;
 }
 
-int jobs_start(jobs **out, const bert_model *m, store *db, batcher *b, prom *stats, int workers, pt_err *err)
+int jobs_start(jobs **out, const bert_model *m, store *db, batcher *b, prom *stats, int workers,
+               http_log_format log_format, pt_err *err)
 {
     *out = NULL;
     jobs *j = calloc(1, sizeof *j);
@@ -227,6 +231,7 @@ int jobs_start(jobs **out, const bert_model *m, store *db, batcher *b, prom *sta
     j->db = db;
     j->b = b;
     j->stats = stats;
+    j->log_format = log_format;
     pthread_mutex_init(&j->mu, NULL);
     pthread_cond_init(&j->wake, NULL);
     for (int i = 0; i < workers; i++) {

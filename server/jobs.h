@@ -15,6 +15,7 @@
 #include "batcher.h"
 #include "bert.h"
 #include "err.h"
+#include "http.h"
 #include "prom.h"
 #include "store.h"
 
@@ -22,7 +23,8 @@
 
 typedef struct jobs jobs;
 
-int jobs_start(jobs **out, const bert_model *m, store *db, batcher *b, prom *stats, int workers, pt_err *err);
+int jobs_start(jobs **out, const bert_model *m, store *db, batcher *b, prom *stats, int workers,
+               http_log_format log_format, pt_err *err);
 /* A task was queued: wake an idle worker. */
 void jobs_notify(jobs *j);
 /* The task's job, if running here, stops before its next step. */

@@ -19,6 +19,7 @@
 
 #include "app.h"
 #include "embedded.h"
+#include "log.h"
 
 static int fail_config(const char *what, const pt_err *err)
 {
@@ -61,18 +62,6 @@ static int healthcheck(const config *c)
     return ok ? 0 : 1;
 }
 
-static void log_line(const config *c, const char *msg, const char *detail)
-{
-    if (c->log_format == HTTP_LOG_JSON) {
-        json_t *o = json_pack("{s:s, s:s, s:s}", "level", "info", "msg", msg, "detail", detail);
-        char *text = o ? json_dumps(o, JSON_COMPACT) : NULL;
-        fprintf(stderr, "%s\n", text ? text : msg);
-        free(text);
-        json_decref(o);
-    } else
-        fprintf(stderr, "ptuned: %s %s\n", msg, detail);
-}
-
 static void observe(void *arg, const char *method, const char *route, int status, double seconds)
 {
     app *a = arg;
@@ -105,12 +94,12 @@ static int start(app *a)
     if (requeued || failed) {
         char msg[96];
         snprintf(msg, sizeof msg, "%d interrupted task(s) queued again, %d given up", requeued, failed);
-        log_line(c, "recovered", msg);
+        log_event(c->log_format, "info", "recovered", "%s", msg);
     }
     if (!(a->metrics = prom_new()) || prompts_new(&a->cache, m, a->db, 64, &err) ||
         batcher_new(&a->batch, m, a->metrics, c->max_batch_tokens, c->queue_limit, &err))
         return fail_config("start", &err);
-    if (jobs_start(&a->jobs, m, a->db, a->batch, a->metrics, c->workers, &err))
+    if (jobs_start(&a->jobs, m, a->db, a->batch, a->metrics, c->workers, c->log_format, &err))
         return fail_config("start", &err);
     http_config hc = {.listen = c->listen, .max_body = c->max_body, .routes = app_routes, .n_routes = app_n_routes,
                       .keys = a->keys, .log_format = c->log_format, .app = a, .observe = observe};
@@ -122,7 +111,7 @@ static int start(app *a)
     http_parse_listen(c->listen, host, sizeof host, &port, &err);
     snprintf(where, sizeof where, "%s:%d backbone=%s fingerprint=%.12s workers=%d", host[0] ? host : "*",
              http_port(a->http), m->name, m->fingerprint, c->workers);
-    log_line(c, "listening on", where);
+    log_event(c->log_format, "info", "listening on", "%s", where);
     return 0;
 }
 
@@ -131,11 +120,11 @@ static void stop(app *a)
 {
     if (a->http) {
         http_quiesce(a->http);
-        log_line(&a->cfg, "draining", "stopped accepting connections");
+        log_event(a->cfg.log_format, "info", "draining", "stopped accepting connections");
     }
     jobs_stop(a->jobs);
     if (a->http && !http_wait_idle(a->http, a->cfg.drain_timeout * 1000))
-        log_line(&a->cfg, "draining", "timeout: closing requests still in flight");
+        log_event(a->cfg.log_format, "warn", "draining", "timeout: closing requests still in flight");
     http_stop(a->http);
     batcher_free(a->batch);
     prompts_free(a->cache);
@@ -179,8 +168,8 @@ int main(int argc, char **argv)
     }
     int sig = 0;
     sigwait(&signals, &sig);
-    log_line(&a.cfg, "signal", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+    log_event(a.cfg.log_format, "info", "signal", "%s", sig == SIGTERM ? "SIGTERM" : "SIGINT");
     stop(&a);
-    log_line(&a.cfg, "stopped", "database closed");
+    log_event(a.cfg.log_format, "info", "stopped", "database closed");
     return 0;
 }

@@ -8,6 +8,7 @@ import io
 import json
 import os
 import random
+import re
 import shutil
 import signal
 import subprocess
@@ -115,9 +116,10 @@ class Daemon:
             if self.proc.poll() is not None:
                 raise RuntimeError("ptuned exited with %d:\n%s" % (self.proc.returncode, self.log()))
             for line in self.log().splitlines()[offset:]:
-                if "listening on" in line:
-                    # "ptuned: listening on 127.0.0.1:PORT ..." (the newest such line)
-                    self.port = int(line.split("listening on", 1)[1].split()[0].rsplit(":", 1)[1])
+                # "... listening on: 127.0.0.1:PORT ..." as text or JSON
+                m = re.search(r"listening on.*?:(\d+)\b", line)
+                if m:
+                    self.port = int(m.group(1))
             if self.port and self.proc.poll() is None and self._listening():
                 return self
             time.sleep(0.05)
