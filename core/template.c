@@ -41,6 +41,9 @@ int verbalizer_index(const verbalizer *v, const char *label)
 static int verb_reserve(verbalizer *v, int n, pt_err *err)
 {
     memset(v, 0, sizeof *v);
+    if (n > VERBALIZER_MAX_LABELS)
+        return pt_fail(err, PT_ELIMIT, "%d labels, more than the limit of %d labels per task", n,
+                       VERBALIZER_MAX_LABELS);
     size_t k = n > 0 ? (size_t)n : 1;
     v->labels = calloc(k, sizeof *v->labels);
     v->n_words = calloc(k, sizeof *v->n_words);
@@ -338,9 +341,12 @@ static int parse_placeholder(template_task *t, int *cap, const char *src, size_t
     } else if (len > 9 && !memcmp(open, "{prompt:", 8)) {
         char *end;
         long n = strtol(open + 8, &end, 10);
-        if (end != close || n < 1 || n > 1024 || !isdigit((unsigned char)open[8]))
-            return tpl_fail(err, PT_EINVAL, "%.*s at byte %zu: N in {prompt:N} must be an integer in 1..1024",
-                            (int)len, open, i);
+        if (end != close || n < 1 || n > TEMPLATE_MAX_PROMPT || !isdigit((unsigned char)open[8]))
+            return tpl_fail(err, PT_EINVAL, "%.*s at byte %zu: N in {prompt:N} must be an integer in 1..%d",
+                            (int)len, open, i, TEMPLATE_MAX_PROMPT);
+        if (t->n_prompt + n > TEMPLATE_MAX_PROMPT)
+            return tpl_fail(err, PT_ELIMIT, "%.*s at byte %zu: more than the limit of %d prompt tokens in all",
+                            (int)len, open, i, TEMPLATE_MAX_PROMPT);
         p.kind = TPL_PROMPT;
         p.n = (int)n;
         t->n_prompt += (int)n;

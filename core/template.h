@@ -3,7 +3,8 @@
  *
  * Template: text with placeholders {text} (exactly once), {mask} (exactly once; expands to n_mask
  * [MASK] tokens, n_mask = the token count of the longest label word), {prompt:N} (N >= 1 learnable
- * tokens; several groups allowed, e.g. "{prompt:3}{mask}{prompt:3}{text}{prompt:3}") and literal
+ * tokens; several groups allowed, e.g. "{prompt:3}{mask}{prompt:3}{text}{prompt:3}", at most
+ * TEMPLATE_MAX_PROMPT in all, else PT_ELIMIT) and literal
  * text, tokenized normally. [CLS] ... [SEP] are added around it. Default: "{mask}{prompt:8}{text}".
  * A template without {text}, without {mask}, without prompt tokens, with an unknown or malformed
  * placeholder, or whose fixed part leaves no room for text within max_seq_len is an error saying which.
@@ -27,10 +28,13 @@
 #include "tokenizer.h"
 
 #define TEMPLATE_DEFAULT "{mask}{prompt:8}{text}"
-#define TEMPLATE_MAX_MASK 32 /* longest label word, in tokens */
+#define TEMPLATE_MAX_MASK 32      /* longest label word, in tokens */
+#define TEMPLATE_MAX_PROMPT 1024  /* learnable tokens of a template, all {prompt:N} groups together */
+#define VERBALIZER_MAX_LABELS 1000 /* labels of one task */
 
 /* ---- verbalizer (source form, no tokenizer needed) ---- */
 
+/* More than VERBALIZER_MAX_LABELS labels, in any form, is PT_ELIMIT. */
 typedef struct verbalizer {
     int n_labels;
     char **labels;  /* distinct, non-empty, in definition order */

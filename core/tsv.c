@@ -10,21 +10,22 @@
 
 #include "utf8.h"
 
-static int fail_at(pt_err *err, long line, long offset, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+static int fail_at(pt_err *err, int code, long line, long offset, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
 
-static int fail_at(pt_err *err, long line, long offset, const char *fmt, ...)
+static int fail_at(pt_err *err, int code, long line, long offset, const char *fmt, ...)
 {
     if (!err)
-        return PT_EFORMAT;
+        return code;
     char msg[sizeof err->msg];
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    pt_fail(err, PT_EFORMAT, "line %ld: %s", line, msg);
+    pt_fail(err, code, "line %ld: %s", line, msg);
     err->line = line;
     err->offset = offset;
-    return PT_EFORMAT;
+    return code;
 }
 
 /* Checks s[start, end) is UTF-8 without NUL bytes; offsets in errors are relative to s. */
@@ -33,12 +34,12 @@ static int check_utf8(const char *s, size_t start, size_t end, long line, pt_err
     const unsigned char *u = (const unsigned char *)s;
     for (size_t i = start; i < end;) {
         if (u[i] == 0)
-            return fail_at(err, line, (long)i, "NUL byte at byte offset %zu (expected UTF-8 text)", i);
+            return fail_at(err, PT_EFORMAT, line, (long)i, "NUL byte at byte offset %zu (expected UTF-8 text)", i);
         uint32_t cp;
         const char *why;
         size_t k = utf8_decode(u + i, end - i, &cp, &why);
         if (k == 0)
-            return fail_at(err, line, (long)i, "invalid UTF-8 at byte offset %zu (%s)", i, why);
+            return fail_at(err, PT_EFORMAT, line, (long)i, "invalid UTF-8 at byte offset %zu (%s)", i, why);
         i += k;
     }
     return 0;
@@ -61,9 +62,10 @@ int tsv_parse(tsv_data *out, const char *buf, size_t len, pt_err *err)
     memcpy(copy, buf, len);
     copy[len] = '\0';
 
-    /* At most one row per newline, plus a last line without one. */
+    /* At most one row per newline, plus a last line without one; never more than the limit (a body of
+     * blank lines must not cost a row slot per byte). */
     size_t cap = 1;
-    for (size_t i = 0; i < len; i++)
+    for (size_t i = 0; i < len && cap < TSV_MAX_ROWS; i++)
         cap += copy[i] == '\n';
     tsv_row *rows = malloc(cap * sizeof *rows);
     if (!rows) {
@@ -87,23 +89,37 @@ int tsv_parse(tsv_data *out, const char *buf, size_t len, pt_err *err)
             pos = next;
             continue;
         }
+        if (stop - pos > TSV_MAX_LINE) {
+            rc = fail_at(err, PT_ELIMIT, line, -1, "%zu bytes, more than the limit of %d bytes per row", stop - pos,
+                         TSV_MAX_LINE);
+            break;
+        }
         if ((rc = check_utf8(copy, pos, stop, line, err)))
             break;
+        /* A CR that does not end the line is refused, not kept in a field: it is how a file with
+         * old-Mac CR-only line ends looks, which would otherwise read as one long row. */
+        const char *cr = memchr(copy + pos, '\r', stop - pos);
+        if (cr) {
+            rc = fail_at(err, PT_EFORMAT, line, (long)(cr - copy),
+                         "carriage return (CR) inside the line at byte offset %ld (lines end in LF or CRLF)",
+                         (long)(cr - copy));
+            break;
+        }
         char *tab = memchr(copy + pos, '\t', stop - pos);
         if (!tab) {
-            rc = fail_at(err, line, -1, "expected label<TAB>text, found no tab");
+            rc = fail_at(err, PT_EFORMAT, line, -1, "expected label<TAB>text, found no tab");
             break;
         }
         if (tab == copy + pos) {
-            rc = fail_at(err, line, -1, "empty label (expected label<TAB>text)");
+            rc = fail_at(err, PT_EFORMAT, line, -1, "empty label (expected label<TAB>text)");
             break;
         }
         if (tab + 1 == copy + stop) {
-            rc = fail_at(err, line, -1, "empty text (expected label<TAB>text)");
+            rc = fail_at(err, PT_EFORMAT, line, -1, "empty text (expected label<TAB>text)");
             break;
         }
-        if (n == INT32_MAX) {
-            rc = pt_fail(err, PT_ELIMIT, "line %ld: more than %d rows", line, INT32_MAX);
+        if (n == TSV_MAX_ROWS) {
+            rc = fail_at(err, PT_ELIMIT, line, -1, "more than the limit of %d rows", TSV_MAX_ROWS);
             break;
         }
         *tab = '\0';

@@ -3,7 +3,9 @@
  * Rules: a leading UTF-8 BOM is skipped; lines end in LF or CRLF; the last line may lack its newline;
  * blank lines (empty, or only CR) are skipped; a line splits at its FIRST tab (the text may contain
  * more tabs). Anything else is an error naming the 1-based line (err->line) and what was expected:
- * no tab, empty label, empty text, invalid UTF-8 (err->offset = byte offset in the input), a NUL byte.
+ * no tab, empty label, empty text, invalid UTF-8 (err->offset = byte offset in the input), a NUL byte,
+ * a CR that does not end the line (err->offset; e.g. a file with CR-only line ends).
+ * More than TSV_MAX_ROWS rows, or a row longer than TSV_MAX_LINE bytes, is PT_ELIMIT naming the line.
  * Parsing is all or nothing: on error *out is left empty.
  */
 #ifndef PT_TSV_H
@@ -12,6 +14,9 @@
 #include <stddef.h>
 
 #include "err.h"
+
+#define TSV_MAX_ROWS 1000000 /* rows per file */
+#define TSV_MAX_LINE 65536   /* bytes per row, line end excluded: far beyond any model's max_seq_len */
 
 typedef struct tsv_row {
     const char *label; /* NUL-terminated, inside the owning tsv_data */

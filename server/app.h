@@ -63,6 +63,9 @@ void route_classify(http_req *r, void *app);
  * returns non-zero. */
 int app_parse_tsv(http_req *r, const char *field, const char *buf, size_t len, tsv_data *out);
 
+/* The longest text POST /classify takes, in bytes: as long as a dataset row may be. */
+#define APP_MAX_TEXT TSV_MAX_LINE
+
 /* A name from a client (dataset, task): 1..APP_NAME_MAX bytes of valid UTF-8, no control characters. */
 #define APP_NAME_MAX 200
 bool app_valid_name(const char *name);

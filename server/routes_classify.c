@@ -43,10 +43,20 @@ static bool parse_request(http_req *r, app *a, json_t *body, classify_req *c)
         return false;
     }
     size_t i;
-    json_array_foreach(texts, i, v) if (!json_is_string(v)) {
+    json_array_foreach(texts, i, v) if (!json_is_string(v) || json_string_length(v) > APP_MAX_TEXT) {
         char field[32];
         snprintf(field, sizeof field, "texts[%zu]", i);
+        if (json_is_string(v)) {
+            http_reply_error(r, 422, "text_too_long", json_pack("{s:s, s:i}", "field", field, "max", APP_MAX_TEXT),
+                             "%s has %zu bytes; the limit is %d", field, json_string_length(v), APP_MAX_TEXT);
+            return false;
+        }
         return bad(r, 422, "wrong_type", field, "every element of texts must be a string");
+    }
+    if (text && json_string_length(text) > APP_MAX_TEXT) {
+        http_reply_error(r, 422, "text_too_long", json_pack("{s:s, s:i}", "field", "text", "max", APP_MAX_TEXT),
+                         "text has %zu bytes; the limit is %d", json_string_length(text), APP_MAX_TEXT);
+        return false;
     }
     if (top_k && (!json_is_integer(top_k) || json_integer_value(top_k) < 1 || json_integer_value(top_k) > 1000))
         return bad(r, 422, json_is_integer(top_k) ? "invalid_value" : "wrong_type", "top_k",

@@ -47,10 +47,12 @@ void route_info(http_req *r, void *arg)
         c->hidden_size, "num_layers", c->num_layers, "num_heads", c->num_heads, "intermediate_size",
         c->intermediate_size, "type_vocab_size", c->type_vocab_size, "vocab_size", c->vocab_size, "max_positions",
         c->max_position_embeddings, "do_lower_case", m->tok.do_lower_case);
-    json_t *limits = json_pack("{s:I, s:i, s:i, s:i, s:i, s:i}", "max_body", (json_int_t)a->cfg.max_body,
-                               "max_batch_tokens", a->cfg.max_batch_tokens, "max_client_batch",
-                               a->cfg.max_client_batch, "queue_limit", a->cfg.queue_limit, "workers", a->cfg.workers,
-                               "threads", a->cfg.threads);
+    json_t *limits = json_pack("{s:I, s:i, s:i, s:i, s:i, s:i, s:i, s:i, s:i, s:i, s:i}", "max_body",
+                               (json_int_t)a->cfg.max_body, "max_batch_tokens", a->cfg.max_batch_tokens,
+                               "max_client_batch", a->cfg.max_client_batch, "queue_limit", a->cfg.queue_limit,
+                               "workers", a->cfg.workers, "threads", a->cfg.threads, "max_text_bytes", APP_MAX_TEXT,
+                               "max_rows", TSV_MAX_ROWS, "max_row_bytes", TSV_MAX_LINE, "max_labels",
+                               VERBALIZER_MAX_LABELS, "max_prompt_tokens", TEMPLATE_MAX_PROMPT);
     json_t *migrations = NULL;
     pt_err err;
     pt_err_clear(&err);

@@ -165,6 +165,64 @@ static void test_template_errors_say_which(void **state)
     expect_template_error(f, TEMPLATE_DEFAULT, 12, "leaving no room for text within max_seq_len 12");
 }
 
+static void test_prompt_token_limit(void **state)
+{
+    fixture *f = *state;
+    template_task *t = compile_ok(f, "{mask}{prompt:1000}{text}{prompt:24}", 2048);
+    assert_int_equal(t->n_prompt, TEMPLATE_MAX_PROMPT);
+    template_free(t);
+    pt_err e;
+    pt_err_clear(&e);
+    assert_int_equal(template_compile(&t, "{mask}{prompt:1000}{text}{prompt:25}", &f->verb, &f->tok, 2048, &e),
+                     PT_ELIMIT);
+    assert_null(t);
+    assert_string_equal(e.msg, "template: {prompt:25} at byte 25: more than the limit of 1024 prompt tokens in all");
+    assert_string_equal(e.field, "template");
+    expect_template_error(f, "{mask}{prompt:1025}{text}", 2048, "must be an integer in 1..1024");
+}
+
+/* n labels "l0", "l1", ... each with the word 好: as a file, as JSON and as plain labels. */
+static void check_label_limit(int n, int want)
+{
+    size_t cap = (size_t)n * 16 + 1, len = 0;
+    char *file = malloc(cap);
+    char **names = malloc((size_t)n * sizeof *names);
+    json_t *obj = json_object();
+    assert_true(file && names && obj);
+    for (int i = 0; i < n; i++) {
+        char label[16];
+        snprintf(label, sizeof label, "l%d", i);
+        len += (size_t)snprintf(file + len, cap - len, "%s\t好\n", label);
+        names[i] = strdup(label);
+        json_object_set_new(obj, label, json_pack("[s]", "好"));
+    }
+    verbalizer v;
+    pt_err e;
+    pt_err_clear(&e);
+    assert_int_equal(verbalizer_parse(&v, file, len, &e), want);
+    verbalizer_free(&v);
+    assert_int_equal(verbalizer_from_json(&v, obj, &e), want);
+    verbalizer_free(&v);
+    assert_int_equal(verbalizer_from_labels(&v, (const char *const *)names, n, &e), want);
+    if (want)
+        assert_non_null(strstr(e.msg, "more than the limit of 1000 labels per task"));
+    else
+        assert_int_equal(v.n_labels, n);
+    verbalizer_free(&v);
+    for (int i = 0; i < n; i++)
+        free(names[i]);
+    free(names);
+    free(file);
+    json_decref(obj);
+}
+
+static void test_label_limit(void **state)
+{
+    (void)state;
+    check_label_limit(VERBALIZER_MAX_LABELS, 0);
+    check_label_limit(VERBALIZER_MAX_LABELS + 1, PT_ELIMIT);
+}
+
 static void test_label_word_errors(void **state)
 {
     fixture *f = *state;
@@ -299,6 +357,8 @@ int main(void)
         cmocka_unit_test(test_default_template_layout),
         cmocka_unit_test(test_groups_literals_and_truncation),
         cmocka_unit_test(test_template_errors_say_which),
+        cmocka_unit_test(test_prompt_token_limit),
+        cmocka_unit_test(test_label_limit),
         cmocka_unit_test(test_label_word_errors),
         cmocka_unit_test(test_verbalizer_forms),
         cmocka_unit_test(test_scores_are_max_over_words_of_summed_log_probs),

@@ -103,6 +103,12 @@ static void test_config_errors_name_the_key(void **state)
     expect_key_error("{\"lr\": \"big\"}", "lr", "config key \"lr\": expected a number in (0, 10]");
     expect_key_error("{\"lr\": 0}", "lr", "expected a number");
     expect_key_error("{\"epochs\": 2.5}", "epochs", "config key \"epochs\": expected an integer in 1..10000");
+    expect_key_error("{\"epochs\": 10001}", "epochs", "config key \"epochs\": expected an integer in 1..10000");
+    train_config at_limit;
+    pt_err limit_err;
+    assert_int_equal(parse("{\"epochs\": 10000}", &at_limit, &limit_err), 0);
+    assert_int_equal(at_limit.epochs, 10000);
+    train_config_free(&at_limit);
     expect_key_error("{\"batch_size\": 0}", "batch_size", "expected an integer");
     expect_key_error("{\"encoder\": \"gru\"}", "encoder", "expected \"none\", \"mlp\" or \"lstm\"");
     expect_key_error("{\"loss\": 1}", "loss", "expected \"class\" or \"vocab\"");

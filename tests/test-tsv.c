@@ -93,6 +93,99 @@ static void test_errors_name_the_line(void **state)
     assert_non_null(strstr(e.msg, "NUL byte"));
 }
 
+/* Found by fuzz-tsv: "...\r\r\n" kept a CR in the text ("\r" alone here), against "CR/LF stripped". */
+static void test_cr_inside_a_line_is_refused(void **state)
+{
+    (void)state;
+    pt_err e;
+    const char found[] = "\r\r\x03=\t\r\r\n\t\n";
+    assert_int_equal(parse_err(found, sizeof found - 1, &e), PT_EFORMAT);
+    assert_int_equal(e.line, 1);
+    assert_int_equal(e.offset, 0);
+    assert_non_null(strstr(e.msg, "line 1: carriage return (CR) inside the line at byte offset 0"));
+
+    /* Old-Mac line ends would otherwise read as one row whose text holds the other rows. */
+    const char mac[] = "pos\tgood\rneg\tbad\r";
+    assert_int_equal(parse_err(mac, sizeof mac - 1, &e), PT_EFORMAT);
+    assert_int_equal(e.offset, 8);
+
+    const char later[] = "pos\tgood\r\nneg\tba\rd\r\n";
+    assert_int_equal(parse_err(later, sizeof later - 1, &e), PT_EFORMAT);
+    assert_int_equal(e.line, 2);
+    assert_int_equal(e.offset, 16);
+
+    /* A line of nothing but CRs and blanks is still a blank line. */
+    const char blank[] = "\r\r\n \r\npos\tok\r\n";
+    tsv_data d = parse_ok(blank, sizeof blank - 1);
+    assert_int_equal(d.n_rows, 1);
+    assert_string_equal(d.rows[0].text, "ok");
+    tsv_free(&d);
+}
+
+/* A file of n rows "a<TAB>b" (n * 4 bytes). */
+static char *rows_of(int n, size_t *len)
+{
+    *len = (size_t)n * 4;
+    char *s = malloc(*len + 1);
+    assert_non_null(s);
+    for (int i = 0; i < n; i++)
+        memcpy(s + (size_t)i * 4, "a\tb\n", 4);
+    return s;
+}
+
+static void test_row_count_limit(void **state)
+{
+    (void)state;
+    size_t len;
+    char *s = rows_of(TSV_MAX_ROWS + 1, &len);
+    pt_err e;
+    assert_int_equal(parse_err(s, len, &e), PT_ELIMIT);
+    assert_int_equal(e.line, TSV_MAX_ROWS + 1);
+    assert_non_null(strstr(e.msg, "more than the limit of 1000000 rows"));
+    tsv_data d = parse_ok(s, len - 4);
+    assert_int_equal(d.n_rows, TSV_MAX_ROWS);
+    tsv_free(&d);
+    /* Blank lines are not rows. */
+    memset(s, '\n', len);
+    memcpy(s + len - 4, "a\tb\n", 4);
+    d = parse_ok(s, len);
+    assert_int_equal(d.n_rows, 1);
+    assert_int_equal(d.rows[0].line, (long)len - 3);
+    tsv_free(&d);
+    free(s);
+}
+
+/* "a<TAB>b" then a row of n bytes ("x<TAB>yyy...") ending in CRLF. */
+static char *long_row(size_t n, size_t *len)
+{
+    *len = 4 + n + 2;
+    char *s = malloc(*len);
+    assert_non_null(s);
+    memcpy(s, "a\tb\n", 4);
+    memcpy(s + 4, "x\t", 2);
+    memset(s + 6, 'y', n - 2);
+    memcpy(s + 4 + n, "\r\n", 2);
+    return s;
+}
+
+static void test_row_length_limit(void **state)
+{
+    (void)state;
+    size_t len;
+    char *s = long_row(TSV_MAX_LINE, &len);
+    tsv_data d = parse_ok(s, len);
+    assert_int_equal(d.n_rows, 2);
+    assert_int_equal(strlen(d.rows[1].text), TSV_MAX_LINE - 2);
+    tsv_free(&d);
+    free(s);
+    s = long_row(TSV_MAX_LINE + 1, &len);
+    pt_err e;
+    assert_int_equal(parse_err(s, len, &e), PT_ELIMIT);
+    assert_int_equal(e.line, 2);
+    assert_string_equal(e.msg, "line 2: 65537 bytes, more than the limit of 65536 bytes per row");
+    free(s);
+}
+
 static void test_load_prefixes_path(void **state)
 {
     (void)state;
@@ -122,6 +215,9 @@ int main(void)
         cmocka_unit_test(test_bom_crlf_blank_lines_no_final_newline),
         cmocka_unit_test(test_empty_input),
         cmocka_unit_test(test_errors_name_the_line),
+        cmocka_unit_test(test_cr_inside_a_line_is_refused),
+        cmocka_unit_test(test_row_count_limit),
+        cmocka_unit_test(test_row_length_limit),
         cmocka_unit_test(test_load_prefixes_path),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
