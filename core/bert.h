@@ -93,7 +93,8 @@ typedef struct bert_ws bert_ws;
 bert_ws *bert_ws_new(void);
 void bert_ws_free(bert_ws *ws);
 
-/* Validates rows (ids < V, len <= max positions, positions in range, type ids < T).
+/* Validates rows (n_rows >= 1, 1 <= len <= max positions, ids < V, type ids < T, prompt and mask
+ * positions inside the row and each given once); errors name the row, position and field.
  * logits: (sum of n_mask) x V floats, rows in order, mask positions in order. */
 int bert_forward(const bert_model *m, bert_ws *ws, const bert_row *rows, int n_rows, float *logits, pt_err *err);
 
@@ -103,7 +104,9 @@ int bert_forward_train(const bert_model *m, bert_ws *ws, const bert_row *rows, i
                        pt_err *err);
 
 /* Given d loss / d logits (same layout as logits), writes d loss / d prompt_vec for every row:
- * d_prompt[r] has rows[r].n_prompt x H floats (may be NULL for rows without prompts). */
+ * d_prompt[r] has rows[r].n_prompt x H floats (may be NULL for rows without prompts). Needs the
+ * last call on ws to have been a successful bert_forward_train on m; it may be called again on the
+ * same forward with another d_logits. */
 int bert_backward(const bert_model *m, bert_ws *ws, const float *d_logits, float *const *d_prompt, pt_err *err);
 
 #endif
