@@ -4,13 +4,15 @@
  * is one sgemm over all tokens (query, key and value together: one [T x 3H] product against the
  * stacked weights) and attention runs per row and head over that row's own keys. Only
  * the mask rows reach the MLM head, so the last layer computes queries, attention output and FFN for
- * the mask rows alone (keys and values still for every token). bert_forward_train keeps, per layer,
+ * the mask rows alone (keys and values still for every token). Attention heads are small products
+ * run by tensor_attention_head in our own threads, as many as OpenBLAS uses, one (row, head) each. bert_forward_train keeps, per layer,
  * exactly what the activation backward reads: Q|K|V, attention probabilities, the normalised
  * LayerNorm inputs with their 1/std, and the pre-GELU activations.
  */
 #include "bert.h"
 
 #include <math.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -39,10 +41,13 @@ struct bert_ws {
     int *mask_tok; /* [n_masks] token index of each mask row */
     size_t cap_ints;
 
-    /* Scratch shared by forward and backward. */
+    /* Scratch shared by forward and backward. heads: per thread, scores (max_len^2) then a
+     * transposed head (d x max_len), head_stride floats apart. */
     float *scratch;
     size_t cap_scratch;
-    float *x, *xm, *qkv, *qm, *ctx, *tmp, *inter, *scores;
+    float *x, *xm, *qkv, *qm, *ctx, *tmp, *inter, *heads;
+    size_t head_stride;
+    int n_threads, max_len;
 
     /* Training state: what bert_backward reads. */
     float *store;
@@ -138,6 +143,9 @@ static int validate(const bert_model *m, const bert_row *rows, int n_rows, pt_er
     return 0;
 }
 
+/* Threads for attention heads: at most this many, whatever OpenBLAS says. */
+#define MAX_THREADS 16
+
 /* Offsets are kept at multiples of 16 floats so that every buffer starts on a 64-byte line. */
 static size_t up16(size_t n)
 {
@@ -198,7 +206,11 @@ static int prepare(const bert_model *m, bert_ws *ws, const bert_row *rows, int n
     ws->n_masks = (int)n_masks;
 
     const size_t th = up16(n_tokens * H);
-    size_t need = 6 * th + 2 * up16(n_masks * H) + up16(n_tokens * I) + up16(max_len * max_len);
+    const size_t d = H / (size_t)m->cfg.num_heads;
+    ws->n_threads = tensor_threads() < MAX_THREADS ? tensor_threads() : MAX_THREADS;
+    ws->max_len = (int)max_len;
+    ws->head_stride = up16(max_len * max_len) + up16(d * max_len);
+    size_t need = 6 * th + 2 * up16(n_masks * H) + up16(n_tokens * I) + (size_t)ws->n_threads * ws->head_stride;
     int rc = grow(&ws->scratch, &ws->cap_scratch, need, err);
     if (rc)
         return rc;
@@ -210,7 +222,7 @@ static int prepare(const bert_model *m, bert_ws *ws, const bert_row *rows, int n
     ws->xm = p, p += up16(n_masks * H);
     ws->qm = p, p += up16(n_masks * H);
     ws->inter = p, p += up16(n_tokens * I);
-    ws->scores = p;
+    ws->heads = p;
     return 0;
 }
 
@@ -289,27 +301,84 @@ typedef struct query_rows {
     const int *q_off, *q_n;
 } query_rows;
 
-/* q [nq, ldq]; keys and values are columns H..2H and 2H..3H of qkv [T, 3H]. */
-static void attention_forward(const bert_model *m, const bert_ws *ws, const query_rows *qr, const float *q,
-                              int ldq, const float *qkv, float *probs, float *ctx)
+/* The attention of one layer, forward or backward, split by (row, head) over ws->n_threads threads:
+ * pair number i goes to thread i % n_threads. Every pair writes its own rows and columns. */
+typedef struct heads_job {
+    const bert_model *m;
+    bert_ws *ws;
+    const query_rows *qr;
+    const float *q;    /* queries [nq, ldq] */
+    int ldq;
+    const float *qkv;  /* keys and values: columns H..3H of [T, 3H] */
+    float *probs;      /* per (row, head) [nq_r, len_r], or NULL in inference (per-thread scratch) */
+    float *ctx;        /* forward: context [nq, H]; backward: its gradient (read) */
+    float *dq, *dqkv;  /* backward: gradients of q [nq, ldq] and of keys and values [T, 3H] */
+    int thread;
+} heads_job;
+
+static void heads_run(const heads_job *j)
 {
+    const bert_model *m = j->m;
+    const bert_ws *ws = j->ws;
     const int H = m->cfg.hidden_size, A = m->cfg.num_heads, d = H / A, ld = 3 * H;
     const float scale = 1.0f / sqrtf((float)d);
-    const float *k = qkv + H, *v = qkv + 2 * H;
+    float *scores = ws->heads + (size_t)j->thread * ws->head_stride;
+    float *kt = scores + up16((size_t)ws->max_len * ws->max_len);
     size_t poff = 0;
-    for (int r = 0; r < ws->n_rows; r++) {
-        const int L = ws->len[r], nq = qr->q_n[r];
-        const size_t kv = (size_t)ws->tok_off[r] * ld, qo = (size_t)qr->q_off[r];
-        if (nq == 0)
-            continue;
-        for (int h = 0; h < A; h++) {
-            float *p = probs ? probs + poff : ws->scores;
-            tensor_gemm_nt(nq, L, d, 1.0f, q + qo * ldq + h * d, ldq, k + kv + h * d, ld, 0.0f, p, L);
-            tensor_softmax_rows(nq, L, p, L, scale);
-            tensor_gemm_nn(nq, d, L, 1.0f, p, L, v + kv + h * d, ld, 0.0f, ctx + qo * H + h * d, H);
-            poff += (size_t)nq * L;
+    for (int r = 0, pair = 0; r < ws->n_rows; r++) {
+        const int L = ws->len[r], nq = j->qr->q_n[r];
+        const size_t kv = (size_t)ws->tok_off[r] * ld, qo = (size_t)j->qr->q_off[r];
+        for (int h = 0; h < A && nq > 0; h++, pair++, poff += (size_t)nq * L) {
+            if (pair % ws->n_threads != j->thread)
+                continue;
+            const size_t o = (size_t)h * d;
+            const float *q = j->q + qo * j->ldq + o, *k = j->qkv + H + kv + o, *v = j->qkv + 2 * H + kv + o;
+            float *ctx = j->ctx + qo * H + o;
+            if (!j->dqkv)
+                tensor_attention_head(nq, L, d, q, j->ldq, k, v, ld, scale, j->probs ? j->probs + poff : scores, ctx,
+                                      H, kt);
+            else
+                tensor_attention_head_backward(nq, L, d, q, j->ldq, k, v, ld, scale, j->probs + poff, ctx, H,
+                                               j->dq + qo * j->ldq + o, j->dqkv + H + kv + o,
+                                               j->dqkv + 2 * H + kv + o, scores, kt);
         }
     }
+}
+
+static void *heads_thread(void *arg)
+{
+    heads_run(arg);
+    return NULL;
+}
+
+static void heads_parallel(const heads_job *proto)
+{
+    const int n = proto->ws->n_threads;
+    heads_job jobs[MAX_THREADS];
+    pthread_t tid[MAX_THREADS];
+    bool started[MAX_THREADS] = {false};
+    for (int t = 0; t < n; t++) {
+        jobs[t] = *proto;
+        jobs[t].thread = t;
+    }
+    for (int t = 1; t < n; t++)
+        started[t] = pthread_create(&tid[t], NULL, heads_thread, &jobs[t]) == 0;
+    heads_run(&jobs[0]);
+    /* a thread that could not be started leaves its share to this one */
+    for (int t = 1; t < n; t++) {
+        if (started[t])
+            pthread_join(tid[t], NULL);
+        else
+            heads_run(&jobs[t]);
+    }
+}
+
+/* q [nq, ldq]; keys and values are columns H..2H and 2H..3H of qkv [T, 3H]. */
+static void attention_forward(const bert_model *m, bert_ws *ws, const query_rows *qr, const float *q, int ldq,
+                              const float *qkv, float *probs, float *ctx)
+{
+    heads_parallel(&(heads_job){.m = m, .ws = ws, .qr = qr, .q = q, .ldq = ldq, .qkv = qkv, .probs = probs,
+                                .ctx = ctx});
 }
 
 /* Y[m, n] (row stride ldy) = X[m, k] W[n, k]^T + bias: tensor_linear into columns of a wider matrix. */
@@ -405,34 +474,18 @@ int bert_forward_train(const bert_model *m, bert_ws *ws, const bert_row *rows, i
 /* Given dctx [nq,H], writes dq [nq, ldq] and the key and value gradients into columns H..3H of
  * dqkv [T,3H] (the layout of s->qkv). q [nq, ldq] are the forward's queries. */
 static void attention_backward(const bert_model *m, bert_ws *ws, const query_rows *qr, const saved_layer *s,
-                               const float *q, int ldq, const float *dctx, float *dq, float *dqkv)
+                               const float *q, int ldq, float *dctx, float *dq, float *dqkv)
 {
-    const int H = m->cfg.hidden_size, A = m->cfg.num_heads, d = H / A, ld = 3 * H;
-    const float scale = 1.0f / sqrtf((float)d);
-    const float *k = s->qkv + H, *v = s->qkv + 2 * H;
-    float *dk = dqkv + H, *dv = dqkv + 2 * H;
-    float *dp = ws->scores;
-    size_t poff = 0;
+    const int H = m->cfg.hidden_size;
     for (int r = 0; r < ws->n_rows; r++) {
-        const int L = ws->len[r], nq = qr->q_n[r];
-        const size_t kv = (size_t)ws->tok_off[r] * ld, qo = (size_t)qr->q_off[r];
-        if (nq == 0) {
-            /* a row without queries gives its keys and values no gradient */
-            for (int t = 0; t < L; t++)
-                memset(dk + kv + (size_t)t * ld, 0, 2 * (size_t)H * sizeof(float));
+        /* a row without queries gives its keys and values no gradient */
+        if (qr->q_n[r] > 0)
             continue;
-        }
-        for (int h = 0; h < A; h++) {
-            const float *p = s->probs + poff;
-            const size_t o = (size_t)h * d;
-            tensor_gemm_nt(nq, L, d, 1.0f, dctx + qo * H + o, H, v + kv + o, ld, 0.0f, dp, L);
-            tensor_gemm_tn(L, d, nq, 1.0f, p, L, dctx + qo * H + o, H, 0.0f, dv + kv + o, ld);
-            tensor_softmax_backward(nq, L, dp, L, p, L, scale);
-            tensor_gemm_nn(nq, d, L, 1.0f, dp, L, k + kv + o, ld, 0.0f, dq + qo * ldq + o, ldq);
-            tensor_gemm_tn(L, d, nq, 1.0f, dp, L, q + qo * ldq + o, ldq, 0.0f, dk + kv + o, ld);
-            poff += (size_t)nq * L;
-        }
+        for (int t = 0; t < ws->len[r]; t++)
+            memset(dqkv + (size_t)(ws->tok_off[r] + t) * 3 * H + H, 0, 2 * (size_t)H * sizeof(float));
     }
+    heads_parallel(&(heads_job){.m = m, .ws = ws, .qr = qr, .q = q, .ldq = ldq, .qkv = s->qkv, .probs = s->probs,
+                                .ctx = dctx, .dq = dq, .dqkv = dqkv});
 }
 
 /* One encoder layer backward. g [nq,H] holds d loss / d layer output of the query rows and

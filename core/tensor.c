@@ -229,3 +229,98 @@ void tensor_softmax_backward(int m, int n, float *d, int ldd, const float *p, in
             dr[j] = scale * pr[j] * (dr[j] - dot);
     }
 }
+
+int tensor_threads(void)
+{
+    int n = openblas_get_num_threads();
+    return n < 1 ? 1 : n;
+}
+
+/* xt[c, j] = x[j, c] for a [L, d] block with row stride ldx. */
+static void transpose(int L, int d, const float *restrict x, int ldx, float *restrict xt)
+{
+    for (int j = 0; j < L; j++)
+        for (int c = 0; c < d; c++)
+            xt[(size_t)c * L + j] = x[(size_t)j * ldx + c];
+}
+
+/* s[i, j] = sum_c a[i, c] bt[c, j]: the inner loop runs along j, contiguous in bt and s. */
+static void rows_times(int nq, int L, int d, const float *restrict a, int lda, const float *restrict bt,
+                       float *restrict s)
+{
+    for (int i = 0; i < nq; i++) {
+        float *restrict si = s + (size_t)i * L;
+        const float *ai = a + (size_t)i * lda;
+#pragma omp simd
+        for (int j = 0; j < L; j++)
+            si[j] = 0.0f;
+        for (int c = 0; c < d; c++) {
+            const float x = ai[c], *restrict b = bt + (size_t)c * L;
+#pragma omp simd
+            for (int j = 0; j < L; j++)
+                si[j] += x * b[j];
+        }
+    }
+}
+
+/* out[i, :] = sum_j p[i, j] b[j, :] (out [nq, ldo], b [L, ldb], d columns). */
+static void mix_rows(int nq, int L, int d, const float *restrict p, const float *restrict b, int ldb,
+                     float *restrict out, int ldo)
+{
+    for (int i = 0; i < nq; i++) {
+        float *restrict o = out + (size_t)i * ldo;
+        const float *pi = p + (size_t)i * L;
+#pragma omp simd
+        for (int c = 0; c < d; c++)
+            o[c] = 0.0f;
+        for (int j = 0; j < L; j++) {
+            const float x = pi[j], *restrict bj = b + (size_t)j * ldb;
+#pragma omp simd
+            for (int c = 0; c < d; c++)
+                o[c] += x * bj[c];
+        }
+    }
+}
+
+/* out[j, :] = sum_i p[i, j] a[i, :] (out [L, ldo], a [nq, lda], d columns). */
+static void mix_cols(int nq, int L, int d, const float *restrict p, const float *restrict a, int lda,
+                     float *restrict out, int ldo)
+{
+    for (int j = 0; j < L; j++) {
+        float *restrict o = out + (size_t)j * ldo;
+#pragma omp simd
+        for (int c = 0; c < d; c++)
+            o[c] = 0.0f;
+    }
+    for (int i = 0; i < nq; i++) {
+        const float *pi = p + (size_t)i * L, *restrict ai = a + (size_t)i * lda;
+        for (int j = 0; j < L; j++) {
+            const float x = pi[j];
+            float *restrict o = out + (size_t)j * ldo;
+#pragma omp simd
+            for (int c = 0; c < d; c++)
+                o[c] += x * ai[c];
+        }
+    }
+}
+
+void tensor_attention_head(int nq, int L, int d, const float *q, int ldq, const float *k, const float *v, int ldkv,
+                           float scale, float *p, float *ctx, int ldc, float *kt)
+{
+    transpose(L, d, k, ldkv, kt);
+    rows_times(nq, L, d, q, ldq, kt, p);
+    tensor_softmax_rows(nq, L, p, L, scale);
+    mix_rows(nq, L, d, p, v, ldkv, ctx, ldc);
+}
+
+void tensor_attention_head_backward(int nq, int L, int d, const float *q, int ldq, const float *k, const float *v,
+                                    int ldkv, float scale, const float *p, const float *dctx, int ldd, float *dq,
+                                    float *dk, float *dv, float *dp, float *vt)
+{
+    transpose(L, d, v, ldkv, vt);
+    rows_times(nq, L, d, dctx, ldd, vt, dp);
+    mix_cols(nq, L, d, p, dctx, ldd, dv, ldkv);
+    tensor_softmax_backward(nq, L, dp, L, p, L, scale);
+    mix_rows(nq, L, d, dp, k, ldkv, dq, ldq);
+    mix_cols(nq, L, d, dp, q, ldq, dk, ldkv);
+}

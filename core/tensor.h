@@ -52,4 +52,21 @@ void tensor_softmax_rows(int m, int n, float *s, int lds, float scale);
  * scores) into d: d = scale * p * (d - sum_j d_j p_j). */
 void tensor_softmax_backward(int m, int n, float *d, int ldd, const float *p, int ldp, float scale);
 
+/* The threads OpenBLAS runs sgemm on: the engine spreads its own per-head work over as many. */
+int tensor_threads(void);
+
+/* One attention head of one input row, entirely in the calling thread. These products (d = 64,
+ * a row's own keys) are too small for OpenBLAS's threads to pay off, and each hand-off to them can
+ * cost a whole scheduler slice on a busy machine, so callers run heads in parallel instead.
+ * q [nq, ldq], k and v [L, ldkv] (the head's d columns); p [nq, L] receives the probabilities
+ * softmax(scale q k^T); ctx [nq, ldc] receives p v. kt is scratch of d x L floats. */
+void tensor_attention_head(int nq, int L, int d, const float *q, int ldq, const float *k, const float *v, int ldkv,
+                           float scale, float *p, float *ctx, int ldc, float *kt);
+
+/* Its backward: given p and dctx [nq, ldd], writes dq [nq, ldq], dk and dv [L, ldkv]. dp is scratch of
+ * nq x L floats, vt of d x L. */
+void tensor_attention_head_backward(int nq, int L, int d, const float *q, int ldq, const float *k, const float *v,
+                                    int ldkv, float scale, const float *p, const float *dctx, int ldd, float *dq,
+                                    float *dk, float *dv, float *dp, float *vt);
+
 #endif
