@@ -45,9 +45,10 @@ struct bert_ws {
      * transposed head (d x max_len), head_stride floats apart. */
     float *scratch;
     size_t cap_scratch;
-    float *x, *xm, *qkv, *qm, *ctx, *tmp, *inter, *heads;
+    float *x, *xm, *qkv, *qm, *ctx, *inter, *heads;
     size_t head_stride;
     int n_threads, max_len;
+    int ffn_rows; /* rows of inter: the FFN runs in chunks of this many tokens */
 
     /* Training state: what bert_backward reads. */
     float *store;
@@ -146,6 +147,9 @@ static int validate(const bert_model *m, const bert_row *rows, int n_rows, pt_er
 /* Threads for attention heads: at most this many, whatever OpenBLAS says. */
 #define MAX_THREADS 16
 
+/* Tokens per FFN chunk in inference: large enough for sgemm to run at full rate. */
+#define FFN_ROWS 512
+
 /* Offsets are kept at multiples of 16 floats so that every buffer starts on a 64-byte line. */
 static size_t up16(size_t n)
 {
@@ -169,7 +173,7 @@ static int grow(float **buf, size_t *cap, size_t need, pt_err *err)
 
 /* Lays out the batch geometry and the scratch buffers, growing them when this batch is the largest
  * seen so far. */
-static int prepare(const bert_model *m, bert_ws *ws, const bert_row *rows, int n_rows, pt_err *err)
+static int prepare(const bert_model *m, bert_ws *ws, const bert_row *rows, int n_rows, bool train, pt_err *err)
 {
     const size_t H = (size_t)m->cfg.hidden_size, I = (size_t)m->cfg.intermediate_size;
     size_t need_ints = 4 * (size_t)n_rows, n_masks = 0, n_tokens = 0, max_len = 0;
@@ -210,7 +214,11 @@ static int prepare(const bert_model *m, bert_ws *ws, const bert_row *rows, int n
     ws->n_threads = tensor_threads() < MAX_THREADS ? tensor_threads() : MAX_THREADS;
     ws->max_len = (int)max_len;
     ws->head_stride = up16(max_len * max_len) + up16(d * max_len);
-    size_t need = 6 * th + 2 * up16(n_masks * H) + up16(n_tokens * I) + (size_t)ws->n_threads * ws->head_stride;
+    /* Inference keeps the intermediate activations of FFN_ROWS tokens at a time (peak RSS grows by
+     * hidden-size floats per token, not hidden + intermediate); training needs them all for the backward. */
+    ws->ffn_rows = (int)(train || n_tokens < FFN_ROWS ? n_tokens : FFN_ROWS);
+    size_t need = 5 * th + 2 * up16(n_masks * H) + up16((size_t)ws->ffn_rows * I) +
+                  (size_t)ws->n_threads * ws->head_stride;
     int rc = grow(&ws->scratch, &ws->cap_scratch, need, err);
     if (rc)
         return rc;
@@ -218,10 +226,9 @@ static int prepare(const bert_model *m, bert_ws *ws, const bert_row *rows, int n
     ws->x = p, p += th;
     ws->qkv = p, p += 3 * th;
     ws->ctx = p, p += th;
-    ws->tmp = p, p += th;
     ws->xm = p, p += up16(n_masks * H);
     ws->qm = p, p += up16(n_masks * H);
-    ws->inter = p, p += up16(n_tokens * I);
+    ws->inter = p, p += up16((size_t)ws->ffn_rows * I);
     ws->heads = p;
     return 0;
 }
@@ -407,20 +414,25 @@ static void layer_forward(const bert_model *m, bert_ws *ws, const bert_layer *L,
         tensor_linear(nq, H, H, xq, L->q_w, L->q_b, qm);
         attention_forward(m, ws, qr, qm, H, qkv, s ? s->probs : NULL, ws->ctx);
     }
-    tensor_linear(nq, H, H, ws->ctx, L->ao_w, NULL, ws->tmp);
-    tensor_add_layernorm(nq, H, ws->tmp, L->ao_b, xq, L->aln_g, L->aln_b, eps, xq, s ? s->xhat1 : NULL,
+    /* scratch reuse: the attention output goes where Q|K|V were, the FFN output where the context was */
+    float *out = ws->qkv;
+    tensor_linear(nq, H, H, ws->ctx, L->ao_w, NULL, out);
+    tensor_add_layernorm(nq, H, out, L->ao_b, xq, L->aln_g, L->aln_b, eps, xq, s ? s->xhat1 : NULL,
                          s ? s->rstd1 : NULL);
-    tensor_linear(nq, I, H, xq, L->i_w, NULL, ws->inter);
-    tensor_bias_gelu(nq, I, ws->inter, L->i_b, s ? s->pre : NULL);
-    tensor_linear(nq, H, I, ws->inter, L->o_w, NULL, ws->tmp);
-    tensor_add_layernorm(nq, H, ws->tmp, L->o_b, xq, L->oln_g, L->oln_b, eps, xq, s ? s->xhat2 : NULL,
+    for (int r0 = 0; r0 < nq; r0 += ws->ffn_rows) {
+        const int n = nq - r0 < ws->ffn_rows ? nq - r0 : ws->ffn_rows;
+        tensor_linear(n, I, H, xq + (size_t)r0 * H, L->i_w, NULL, ws->inter);
+        tensor_bias_gelu(n, I, ws->inter, L->i_b, s ? s->pre + (size_t)r0 * I : NULL);
+        tensor_linear(n, H, I, ws->inter, L->o_w, NULL, ws->ctx + (size_t)r0 * H);
+    }
+    tensor_add_layernorm(nq, H, ws->ctx, L->o_b, xq, L->oln_g, L->oln_b, eps, xq, s ? s->xhat2 : NULL,
                          s ? s->rstd2 : NULL);
 }
 
 static void head_forward(const bert_model *m, bert_ws *ws, float *logits, bool train)
 {
     const int H = m->cfg.hidden_size, V = m->cfg.vocab_size, M = ws->n_masks;
-    float *h = ws->tmp;
+    float *h = ws->qm; /* the last layer's queries are spent */
     tensor_linear(M, H, H, ws->xm, m->head_w, NULL, h);
     tensor_bias_gelu(M, H, h, m->head_b, train ? ws->head_pre : NULL);
     tensor_add_layernorm(M, H, h, NULL, NULL, m->head_ln_g, m->head_ln_b, m->cfg.layer_norm_eps, h,
@@ -434,7 +446,7 @@ static int run_forward(const bert_model *m, bert_ws *ws, const bert_row *rows, i
     ws->model = NULL;
     int rc = validate(m, rows, n_rows, err);
     if (!rc)
-        rc = prepare(m, ws, rows, n_rows, err);
+        rc = prepare(m, ws, rows, n_rows, train, err);
     if (!rc && train)
         rc = prepare_train(m, ws, rows, err);
     if (rc)
@@ -532,7 +544,7 @@ int bert_backward(const bert_model *m, bert_ws *ws, const float *d_logits, float
     const query_rows masks = {ws->n_masks, ws->mask_off, ws->n_mask};
 
     /* MLM head: decoder, LayerNorm, GELU, dense, down to the last layer's mask rows (in ws->xm). */
-    float *gh = ws->tmp;
+    float *gh = ws->qm; /* free until the last layer's backward */
     tensor_gemm_nn(M, H, V, 1.0f, d_logits, V, m->decoder_w, H, 0.0f, gh, H);
     tensor_layernorm_backward(M, H, gh, m->head_ln_g, ws->head_xhat, ws->head_rstd, gh);
     tensor_gelu_backward((size_t)M * H, gh, ws->head_pre);
