@@ -242,6 +242,51 @@ static void test_packing_and_workspace_reuse(void **state)
     bert_free(m);
 }
 
+/* A batch of more tokens than inference keeps FFN activations for (512): the chunked FFN must give
+ * what the unchunked training forward and each row alone give. */
+static void test_large_batch_chunks_the_ffn(void **state)
+{
+    (void)state;
+    bert_model *m = load_model("l3-h48-tied");
+    enum { ROWS = 24, LEN = 40 }; /* 960 tokens: a chunk of 512 and one of 448 */
+    const int V = m->cfg.vocab_size;
+    int32_t *ids = malloc(ROWS * LEN * sizeof *ids), mask_pos[ROWS];
+    bert_row rows[ROWS];
+    uint32_t st = 7;
+    for (int r = 0; r < ROWS; r++) {
+        for (int t = 0; t < LEN; t++) {
+            st = st * 1664525u + 1013904223u;
+            ids[r * LEN + t] = (int32_t)((st >> 8) % (uint32_t)V);
+        }
+        mask_pos[r] = (r * 7) % LEN;
+        rows[r] = (bert_row){.ids = ids + r * LEN, .len = LEN, .mask_pos = &mask_pos[r], .n_mask = 1};
+    }
+    float *infer = malloc((size_t)ROWS * V * sizeof *infer), *train = malloc((size_t)ROWS * V * sizeof *train);
+    float *alone = malloc((size_t)V * sizeof *alone);
+    bert_ws *ws = bert_ws_new(), *one = bert_ws_new();
+    assert_int_equal(bert_forward(m, ws, rows, ROWS, infer, NULL), 0);
+    assert_int_equal(bert_forward_train(m, ws, rows, ROWS, train, NULL), 0);
+    double err = 0, big = 0;
+    for (size_t i = 0; i < (size_t)ROWS * V; i++) {
+        err = fmax(err, fabs(infer[i] - train[i]));
+        big = fmax(big, fabs(train[i]));
+    }
+    for (int r = 0; r < ROWS; r += 5) {
+        assert_int_equal(bert_forward(m, one, &rows[r], 1, alone, NULL), 0);
+        for (int i = 0; i < V; i++)
+            err = fmax(err, fabs(alone[i] - infer[(size_t)r * V + i]));
+    }
+    assert_true(big > 0.1);
+    assert_true(err <= 1e-5 * fmax(1.0, big));
+    free(ids);
+    free(infer);
+    free(train);
+    free(alone);
+    bert_ws_free(ws);
+    bert_ws_free(one);
+    bert_free(m);
+}
+
 typedef struct job {
     const bert_model *m;
     const fcase *c;
@@ -483,6 +528,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_matches_pytorch_reference),
         cmocka_unit_test(test_packing_and_workspace_reuse),
+        cmocka_unit_test(test_large_batch_chunks_the_ffn),
         cmocka_unit_test(test_threads_share_one_model),
         cmocka_unit_test(test_backward_finite_differences),
         cmocka_unit_test(test_validation_errors),

@@ -292,6 +292,79 @@ static void test_softmax_matches_naive(void **state)
     free(s0);
 }
 
+/* One head against double-precision loops, with the strides the engine uses (q inside [nq, 3H],
+ * keys and values inside [L, 3H]); the backward against finite differences of sum(w * ctx). */
+enum { AQ = 5, AL = 7, AD = 4, ALD = 3 * AD + 1 };
+
+static void head_naive(const float *q, const float *k, const float *v, double scale, double *p, double *ctx)
+{
+    for (int i = 0; i < AQ; i++) {
+        double mx = -1e300, sum = 0;
+        for (int j = 0; j < AL; j++) {
+            double s = 0;
+            for (int c = 0; c < AD; c++)
+                s += (double)q[i * ALD + c] * k[j * ALD + c];
+            p[i * AL + j] = s * scale;
+            mx = fmax(mx, s * scale);
+        }
+        for (int j = 0; j < AL; j++)
+            sum += (p[i * AL + j] = exp(p[i * AL + j] - mx));
+        for (int c = 0; c < AD; c++)
+            ctx[i * AD + c] = 0;
+        for (int j = 0; j < AL; j++) {
+            p[i * AL + j] /= sum;
+            for (int c = 0; c < AD; c++)
+                ctx[i * AD + c] += p[i * AL + j] * v[j * ALD + c];
+        }
+    }
+}
+
+static void test_attention_head_matches_naive_and_finite_differences(void **state)
+{
+    (void)state;
+    rng_state = 99;
+    float *q = rand_vec(AQ * ALD, 1.0f), *k = rand_vec(AL * ALD, 1.0f), *v = rand_vec(AL * ALD, 1.0f);
+    float *w = rand_vec(AQ * AD, 1.0f), p[AQ * AL], ctx[AQ * AD], scratch[AQ * AL], t[AD * AL];
+    float dq[AQ * ALD], dk[AL * ALD], dv[AL * ALD];
+    const float scale = 0.5f;
+    double pn[AQ * AL], cn[AQ * AD];
+    tensor_attention_head(AQ, AL, AD, q, ALD, k, v, ALD, scale, p, ctx, AD, t);
+    head_naive(q, k, v, scale, pn, cn);
+    for (int i = 0; i < AQ * AL; i++)
+        assert_true(fabs(p[i] - pn[i]) < 1e-6);
+    for (int i = 0; i < AQ * AD; i++)
+        assert_true(fabs(ctx[i] - cn[i]) < 1e-5);
+
+    tensor_attention_head_backward(AQ, AL, AD, q, ALD, k, v, ALD, scale, p, w, AD, dq, dk, dv, scratch, t);
+    float *ins[3] = {q, k, v}, *grads[3] = {dq, dk, dv};
+    const int rows[3] = {AQ, AL, AL};
+    for (int which = 0; which < 3; which++) {
+        for (int i = 0; i < rows[which]; i++) {
+            for (int c = 0; c < AD; c++) {
+                float *x = &ins[which][i * ALD + c], keep = *x;
+                const double h = 1e-3;
+                double f[2], at[2];
+                for (int sgn = 0; sgn < 2; sgn++) {
+                    *x = (float)(keep + (sgn ? -h : h));
+                    at[sgn] = *x;
+                    head_naive(q, k, v, scale, pn, cn);
+                    f[sgn] = 0;
+                    for (int o = 0; o < AQ * AD; o++)
+                        f[sgn] += w[o] * cn[o];
+                }
+                *x = keep;
+                const double fd = (f[0] - f[1]) / (at[0] - at[1]), got = grads[which][i * ALD + c];
+                if (fabs(fd - got) > 2e-3 * fmax(1.0, fabs(fd)))
+                    fail_msg("input %d [%d,%d]: analytic %g, finite difference %g", which, i, c, got, fd);
+            }
+        }
+    }
+    free(q);
+    free(k);
+    free(v);
+    free(w);
+}
+
 static void test_softmax_backward_finite_differences(void **state)
 {
     (void)state;
@@ -337,6 +410,7 @@ int main(void)
         cmocka_unit_test(test_layernorm_backward_finite_differences),
         cmocka_unit_test(test_softmax_matches_naive),
         cmocka_unit_test(test_softmax_backward_finite_differences),
+        cmocka_unit_test(test_attention_head_matches_naive_and_finite_differences),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
