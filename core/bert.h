@@ -2,7 +2,9 @@
  * forward pass with prompt overrides, and backpropagate to the input embeddings.
  *
  * A model directory holds config.json, vocab.txt, model.safetensors (F32 used in place from the
- * mapping; F16/BF16 converted to f32 once at load) and optionally tokenizer_config.json.
+ * mapping; F16/BF16 converted to f32 once at load) and optionally tokenizer_config.json. Each layer's
+ * query, key and value weights are copied once into one stacked [3H,H] matrix (one GEMM instead of
+ * three) and the mapped pages they came from are given back, so the copy costs no resident memory.
  * Tensor names as in BertForMaskedLM: optional "bert." prefix, LayerNorm.weight/bias or .gamma/.beta,
  * cls.predictions.decoder.weight absent = tied to the word embeddings; other tensors are ignored.
  *
@@ -35,7 +37,8 @@ typedef struct bert_config {
 
 /* Weight matrices are torch Linear layout: [out, in], row-major. */
 typedef struct bert_layer {
-    const float *q_w, *q_b, *k_w, *k_b, *v_w, *v_b; /* [H,H], [H] */
+    const float *q_w, *q_b, *k_w, *k_b, *v_w, *v_b; /* [H,H], [H]: the three blocks of qkv_w, qkv_b */
+    const float *qkv_w, *qkv_b;                     /* [3H,H], [3H]: query, key, value stacked, one GEMM */
     const float *ao_w, *ao_b;                       /* attention.output.dense [H,H], [H] */
     const float *aln_g, *aln_b;                     /* attention.output.LayerNorm [H] */
     const float *i_w, *i_b;                         /* intermediate.dense [I,H], [I] */
@@ -67,6 +70,7 @@ typedef struct bert_model {
 
     st_file st;              /* the mapping */
     float *owned;            /* f32 copies (F16/BF16 or misaligned F32) and the zero decoder bias if absent; else NULL */
+    float *fused;            /* every layer's qkv_w and qkv_b (the file's query/key/value pages are dropped) */
 } bert_model;
 
 /* Parses config.json text. Refuses hidden_act other than "gelu", missing or non-positive sizes,
