@@ -5,11 +5,11 @@
 #include <stdint.h>
 #include <string.h>
 
-/* The build targets baseline x86-64 (SSE2), so the loops this file vectorises itself get clones for
- * AVX2+FMA and AVX-512 too, picked once at load time by the CPU (as OpenBLAS picks its kernels). The
- * attention head kernels and GELU run 2-4x faster that way. */
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
-#define SIMD_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+/* Each elementwise kernel is compiled for baseline x86-64, for AVX2 and for AVX-512, and the
+ * dynamic loader picks the widest the CPU has (GCC function multiversioning): the build stays
+ * portable and the kernels run at the machine's vector width. */
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__)
+#define SIMD_CLONES __attribute__((target_clones("default", "arch=x86-64-v3", "arch=x86-64-v4")))
 #else
 #define SIMD_CLONES
 #endif
@@ -86,6 +86,7 @@ void tensor_gemm_tn(int m, int n, int k, float alpha, const float *a, int lda, c
     cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
 }
 
+SIMD_CLONES
 void tensor_linear(int m, int n, int k, const float *x, const float *w, const float *bias, float *y)
 {
     if (m <= 0)
