@@ -7,12 +7,15 @@
  * mask); --train adds 8 prompt vectors and times forward + backward to them (one P-tuning step).
  * "gflops" counts the floating-point work the engine actually does (the last layer and the head run
  * for the mask rows only), so it compares directly with the machine's sgemm rate (--sgemm).
+ * "peak_rss_mb" is the process's peak resident set (the mapped weights it touched included), and
+ * "weights_mb" the size of model.safetensors, the budget the performance issue sets it against.
  */
 #include <cblas.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 
 #include "bert.h"
@@ -243,10 +246,13 @@ int cmd_bench(int argc, char **argv)
     }
     if (!rc) {
         double ms = median(t, o.iters);
+        struct rusage ru;
+        getrusage(RUSAGE_SELF, &ru);
         printf("{\"batch\":%d,\"seq\":%d,\"train\":%s,\"threads\":%d,\"ms_per_batch\":%.6g,\"seq_per_s\":%.6g,"
-               "\"gflops\":%.1f}\n",
+               "\"gflops\":%.1f,\"peak_rss_mb\":%.1f,\"weights_mb\":%.1f}\n",
                o.batch, o.seq, o.train ? "true" : "false", threads, ms, o.batch * 1e3 / ms,
-               engine_flops(&m->cfg, o.batch, o.seq, o.train) / (ms * 1e6));
+               engine_flops(&m->cfg, o.batch, o.seq, o.train) / (ms * 1e6), ru.ru_maxrss / 1024.0,
+               m->weights_bytes / 1048576.0);
     } else {
         fprintf(stderr, "ptune bench: %s\n", err.msg);
     }

@@ -24,6 +24,7 @@
 
 #include "cli.h"
 #include "err.h"
+#include "fileio.h"
 #include "safetensors.h"
 #include "vocab.h"
 
@@ -197,33 +198,6 @@ static int parse_args(opts *o, int argc, char **argv, int *exit_code)
 
 /* ---- files ---- */
 
-static int write_file_atomic(const char *path, const char *data, size_t len, pt_err *err)
-{
-    char tmp[PATH_MAX];
-    snprintf(tmp, sizeof tmp, "%s.tmp.XXXXXX", path);
-    int fd = mkstemp(tmp);
-    if (fd < 0)
-        return pt_fail(err, PT_EIO, "%s: %s", path, strerror(errno));
-    fchmod(fd, 0644);
-    size_t done = 0;
-    while (done < len) {
-        ssize_t w = write(fd, data + done, len - done);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0)
-            break;
-        done += (size_t)w;
-    }
-    int bad = done < len || fsync(fd);
-    bad |= close(fd);
-    if (bad || rename(tmp, path)) {
-        int e = errno;
-        unlink(tmp);
-        return pt_fail(err, PT_EIO, "%s: write failed: %s", path, strerror(e));
-    }
-    return 0;
-}
-
 static int write_json(const char *path, json_t *j, pt_err *err)
 {
     char *text = json_dumps(j, JSON_INDENT(2) | JSON_REAL_PRECISION(7));
@@ -232,7 +206,7 @@ static int write_json(const char *path, json_t *j, pt_err *err)
         return pt_fail(err, PT_ENOMEM, "out of memory");
     size_t n = strlen(text);
     text[n] = '\n';
-    int rc = write_file_atomic(path, text, n + 1, err);
+    int rc = fileio_write_atomic(path, text, n + 1, err);
     free(text);
     return rc;
 }
@@ -460,7 +434,7 @@ static int run(const opts *o, pt_err *err)
         rc = pt_fail(err, PT_EFORMAT, "the vocabulary is empty");
     if (!rc) {
         snprintf(path, sizeof path, "%s/vocab.txt", o->out);
-        rc = write_file_atomic(path, vtext, vlen, err);
+        rc = fileio_write_atomic(path, vtext, vlen, err);
     }
     free(vtext);
     if (rc)

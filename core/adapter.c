@@ -1,5 +1,6 @@
 #include "adapter.h"
 #include "tsv.h"
+#include "fileio.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -166,33 +167,6 @@ int adapter_serialize(const adapter *a, adapter_files *f, pt_err *err)
     return rc;
 }
 
-static int write_atomic(const char *path, const char *buf, size_t len, pt_err *err)
-{
-    char tmp[PATH_MAX];
-    snprintf(tmp, sizeof tmp, "%s.tmp.XXXXXX", path);
-    int fd = mkstemp(tmp);
-    if (fd < 0)
-        return pt_fail(err, PT_EIO, "%s: cannot create a temporary file: %s", path, strerror(errno));
-    fchmod(fd, 0644);
-    size_t done = 0;
-    while (done < len) {
-        ssize_t w = write(fd, buf + done, len - done);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0)
-            break;
-        done += (size_t)w;
-    }
-    int bad = done < len || fsync(fd);
-    bad |= close(fd);
-    if (bad || rename(tmp, path)) {
-        int e = errno;
-        unlink(tmp);
-        return pt_fail(err, PT_EIO, "%s: write failed: %s", path, strerror(e));
-    }
-    return 0;
-}
-
 static void join(char *out, size_t cap, const char *dir, const char *name)
 {
     snprintf(out, cap, "%s/%s", dir, name);
@@ -213,7 +187,7 @@ int adapter_save(const adapter *a, const char *dir, pt_err *err)
         rc = err ? err->code : PT_ENOMEM;
     if (!rc) {
         join(path, sizeof path, dir, ADAPTER_CONFIG_FILE);
-        rc = write_atomic(path, doc, len, err);
+        rc = fileio_write_atomic(path, doc, len, err);
     }
     free(doc);
     doc = rc ? NULL : dump(ptune_doc(a), &len, err);
@@ -221,7 +195,7 @@ int adapter_save(const adapter *a, const char *dir, pt_err *err)
         rc = err ? err->code : PT_ENOMEM;
     if (!rc) {
         join(path, sizeof path, dir, ADAPTER_PTUNE_FILE);
-        rc = write_atomic(path, doc, len, err);
+        rc = fileio_write_atomic(path, doc, len, err);
     }
     free(doc);
     return rc;

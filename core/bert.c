@@ -1,10 +1,11 @@
 /* bert — the forward pass over packed rows and the backward pass to the input embeddings.
  *
  * Rows are packed without padding into one [T x H] matrix (T = sum of row lengths), so every Linear
- * is one sgemm over all tokens and attention runs per row and head over that row's own keys. Only
+ * is one sgemm over all tokens (query, key and value together: one [T x 3H] product against the
+ * stacked weights) and attention runs per row and head over that row's own keys. Only
  * the mask rows reach the MLM head, so the last layer computes queries, attention output and FFN for
  * the mask rows alone (keys and values still for every token). bert_forward_train keeps, per layer,
- * exactly what the activation backward reads: Q, K, V, attention probabilities, the normalised
+ * exactly what the activation backward reads: Q|K|V, attention probabilities, the normalised
  * LayerNorm inputs with their 1/std, and the pre-GELU activations.
  */
 #include "bert.h"
@@ -20,8 +21,8 @@
 /* What bert_backward needs from one encoder layer. nq = rows that carry queries: every token, or
  * in the last layer the mask rows. */
 typedef struct saved_layer {
-    float *q;             /* [nq, H] */
-    float *k, *v;         /* [T, H] */
+    float *qkv;           /* [T, 3H]: query | key | value of every token (queries unused in the last layer) */
+    float *qm;            /* [M, H]: the last layer's mask-row queries */
     float *probs;         /* per row r and head: [nq_r, len_r] */
     float *xhat1, *rstd1; /* attention output LayerNorm: [nq, H], [nq] */
     float *pre;           /* [nq, I] intermediate before GELU */
@@ -41,7 +42,7 @@ struct bert_ws {
     /* Scratch shared by forward and backward. */
     float *scratch;
     size_t cap_scratch;
-    float *x, *xm, *q, *k, *v, *ctx, *tmp, *inter, *scores;
+    float *x, *xm, *qkv, *qm, *ctx, *tmp, *inter, *scores;
 
     /* Training state: what bert_backward reads. */
     float *store;
@@ -197,18 +198,17 @@ static int prepare(const bert_model *m, bert_ws *ws, const bert_row *rows, int n
     ws->n_masks = (int)n_masks;
 
     const size_t th = up16(n_tokens * H);
-    size_t need = 6 * th + up16(n_masks * H) + up16(n_tokens * I) + up16(max_len * max_len);
+    size_t need = 6 * th + 2 * up16(n_masks * H) + up16(n_tokens * I) + up16(max_len * max_len);
     int rc = grow(&ws->scratch, &ws->cap_scratch, need, err);
     if (rc)
         return rc;
     float *p = ws->scratch;
     ws->x = p, p += th;
-    ws->q = p, p += th;
-    ws->k = p, p += th;
-    ws->v = p, p += th;
+    ws->qkv = p, p += 3 * th;
     ws->ctx = p, p += th;
     ws->tmp = p, p += th;
     ws->xm = p, p += up16(n_masks * H);
+    ws->qm = p, p += up16(n_masks * H);
     ws->inter = p, p += up16(n_tokens * I);
     ws->scores = p;
     return 0;
@@ -224,7 +224,7 @@ static int prepare_train(const bert_model *m, bert_ws *ws, const bert_row *rows,
     for (int r = 0; r < ws->n_rows; r++)
         probs += A * (size_t)rows[r].len * (size_t)rows[r].len;
     const size_t th = up16(T * H), t1 = up16(T);
-    const size_t per_layer = 5 * th + up16(T * I) + 2 * t1 + up16(probs);
+    const size_t per_layer = 5 * th + up16(M * H) + up16(T * I) + 2 * t1 + up16(probs);
     const size_t need = (size_t)n_layers * per_layer + th + t1 + 2 * up16(M * H) + up16(M);
     int rc = grow(&ws->store, &ws->cap_store, need, err);
     if (rc)
@@ -239,9 +239,8 @@ static int prepare_train(const bert_model *m, bert_ws *ws, const bert_row *rows,
     float *p = ws->store;
     for (int l = 0; l < n_layers; l++) {
         saved_layer *s = &ws->saved[l];
-        s->q = p, p += th;
-        s->k = p, p += th;
-        s->v = p, p += th;
+        s->qkv = p, p += 3 * th;
+        s->qm = p, p += up16(M * H);
         s->xhat1 = p, p += th;
         s->xhat2 = p, p += th;
         s->pre = p, p += up16(T * I);
@@ -290,25 +289,35 @@ typedef struct query_rows {
     const int *q_off, *q_n;
 } query_rows;
 
+/* q [nq, ldq]; keys and values are columns H..2H and 2H..3H of qkv [T, 3H]. */
 static void attention_forward(const bert_model *m, const bert_ws *ws, const query_rows *qr, const float *q,
-                              const float *k, const float *v, float *probs, float *ctx)
+                              int ldq, const float *qkv, float *probs, float *ctx)
 {
-    const int H = m->cfg.hidden_size, A = m->cfg.num_heads, d = H / A;
+    const int H = m->cfg.hidden_size, A = m->cfg.num_heads, d = H / A, ld = 3 * H;
     const float scale = 1.0f / sqrtf((float)d);
+    const float *k = qkv + H, *v = qkv + 2 * H;
     size_t poff = 0;
     for (int r = 0; r < ws->n_rows; r++) {
         const int L = ws->len[r], nq = qr->q_n[r];
-        const size_t kv = (size_t)ws->tok_off[r] * H, qo = (size_t)qr->q_off[r] * H;
+        const size_t kv = (size_t)ws->tok_off[r] * ld, qo = (size_t)qr->q_off[r];
         if (nq == 0)
             continue;
         for (int h = 0; h < A; h++) {
             float *p = probs ? probs + poff : ws->scores;
-            tensor_gemm_nt(nq, L, d, 1.0f, q + qo + h * d, H, k + kv + h * d, H, 0.0f, p, L);
+            tensor_gemm_nt(nq, L, d, 1.0f, q + qo * ldq + h * d, ldq, k + kv + h * d, ld, 0.0f, p, L);
             tensor_softmax_rows(nq, L, p, L, scale);
-            tensor_gemm_nn(nq, d, L, 1.0f, p, L, v + kv + h * d, H, 0.0f, ctx + qo + h * d, H);
+            tensor_gemm_nn(nq, d, L, 1.0f, p, L, v + kv + h * d, ld, 0.0f, ctx + qo * H + h * d, H);
             poff += (size_t)nq * L;
         }
     }
+}
+
+/* Y[m, n] (row stride ldy) = X[m, k] W[n, k]^T + bias: tensor_linear into columns of a wider matrix. */
+static void linear_cols(int m, int n, int k, const float *x, const float *w, const float *bias, float *y, int ldy)
+{
+    for (int i = 0; i < m; i++)
+        memcpy(y + (size_t)i * ldy, bias, (size_t)n * sizeof(float));
+    tensor_gemm_nt(m, n, k, 1.0f, x, k, w, k, 1.0f, y, ldy);
 }
 
 /* One encoder layer. x [T,H] is the layer input of every token (keys and values); xq [nq,H] is the
@@ -319,11 +328,16 @@ static void layer_forward(const bert_model *m, bert_ws *ws, const bert_layer *L,
 {
     const int H = m->cfg.hidden_size, I = m->cfg.intermediate_size, T = ws->n_tokens, nq = qr->total;
     const float eps = m->cfg.layer_norm_eps;
-    float *q = s ? s->q : ws->q, *k = s ? s->k : ws->k, *v = s ? s->v : ws->v;
-    tensor_linear(T, H, H, x, L->k_w, L->k_b, k);
-    tensor_linear(T, H, H, x, L->v_w, L->v_b, v);
-    tensor_linear(nq, H, H, xq, L->q_w, L->q_b, q);
-    attention_forward(m, ws, qr, q, k, v, s ? s->probs : NULL, ws->ctx);
+    float *qkv = s ? s->qkv : ws->qkv;
+    if (xq == x) {
+        tensor_linear(T, 3 * H, H, x, L->qkv_w, L->qkv_b, qkv);
+        attention_forward(m, ws, qr, qkv, 3 * H, qkv, s ? s->probs : NULL, ws->ctx);
+    } else {
+        float *qm = s ? s->qm : ws->qm;
+        linear_cols(T, 2 * H, H, x, L->k_w, L->k_b, qkv + H, 3 * H);
+        tensor_linear(nq, H, H, xq, L->q_w, L->q_b, qm);
+        attention_forward(m, ws, qr, qm, H, qkv, s ? s->probs : NULL, ws->ctx);
+    }
     tensor_linear(nq, H, H, ws->ctx, L->ao_w, NULL, ws->tmp);
     tensor_add_layernorm(nq, H, ws->tmp, L->ao_b, xq, L->aln_g, L->aln_b, eps, xq, s ? s->xhat1 : NULL,
                          s ? s->rstd1 : NULL);
@@ -388,31 +402,34 @@ int bert_forward_train(const bert_model *m, bert_ws *ws, const bert_row *rows, i
     return run_forward(m, ws, rows, n_rows, logits, true, err);
 }
 
-/* Given dctx [nq,H], writes dq [nq,H], dk and dv [T,H]. */
+/* Given dctx [nq,H], writes dq [nq, ldq] and the key and value gradients into columns H..3H of
+ * dqkv [T,3H] (the layout of s->qkv). q [nq, ldq] are the forward's queries. */
 static void attention_backward(const bert_model *m, bert_ws *ws, const query_rows *qr, const saved_layer *s,
-                               const float *dctx, float *dq, float *dk, float *dv)
+                               const float *q, int ldq, const float *dctx, float *dq, float *dqkv)
 {
-    const int H = m->cfg.hidden_size, A = m->cfg.num_heads, d = H / A;
+    const int H = m->cfg.hidden_size, A = m->cfg.num_heads, d = H / A, ld = 3 * H;
     const float scale = 1.0f / sqrtf((float)d);
+    const float *k = s->qkv + H, *v = s->qkv + 2 * H;
+    float *dk = dqkv + H, *dv = dqkv + 2 * H;
     float *dp = ws->scores;
     size_t poff = 0;
     for (int r = 0; r < ws->n_rows; r++) {
         const int L = ws->len[r], nq = qr->q_n[r];
-        const size_t kv = (size_t)ws->tok_off[r] * H, qo = (size_t)qr->q_off[r] * H;
+        const size_t kv = (size_t)ws->tok_off[r] * ld, qo = (size_t)qr->q_off[r];
         if (nq == 0) {
             /* a row without queries gives its keys and values no gradient */
-            memset(dk + kv, 0, (size_t)L * H * sizeof(float));
-            memset(dv + kv, 0, (size_t)L * H * sizeof(float));
+            for (int t = 0; t < L; t++)
+                memset(dk + kv + (size_t)t * ld, 0, 2 * (size_t)H * sizeof(float));
             continue;
         }
         for (int h = 0; h < A; h++) {
             const float *p = s->probs + poff;
             const size_t o = (size_t)h * d;
-            tensor_gemm_nt(nq, L, d, 1.0f, dctx + qo + o, H, s->v + kv + o, H, 0.0f, dp, L);
-            tensor_gemm_tn(L, d, nq, 1.0f, p, L, dctx + qo + o, H, 0.0f, dv + kv + o, H);
+            tensor_gemm_nt(nq, L, d, 1.0f, dctx + qo * H + o, H, v + kv + o, ld, 0.0f, dp, L);
+            tensor_gemm_tn(L, d, nq, 1.0f, p, L, dctx + qo * H + o, H, 0.0f, dv + kv + o, ld);
             tensor_softmax_backward(nq, L, dp, L, p, L, scale);
-            tensor_gemm_nn(nq, d, L, 1.0f, dp, L, s->k + kv + o, H, 0.0f, dq + qo + o, H);
-            tensor_gemm_tn(L, d, nq, 1.0f, dp, L, s->q + qo + o, H, 0.0f, dk + kv + o, H);
+            tensor_gemm_nn(nq, d, L, 1.0f, dp, L, k + kv + o, ld, 0.0f, dq + qo * ldq + o, ldq);
+            tensor_gemm_tn(L, d, nq, 1.0f, dp, L, q + qo * ldq + o, ldq, 0.0f, dk + kv + o, ld);
             poff += (size_t)nq * L;
         }
     }
@@ -420,21 +437,29 @@ static void attention_backward(const bert_model *m, bert_ws *ws, const query_row
 
 /* One encoder layer backward. g [nq,H] holds d loss / d layer output of the query rows and
  * receives d loss / d xq through the query path and the residuals. dx [T,H] receives
- * beta * dx + the gradient through keys and values. */
+ * beta * dx + the gradient through keys and values. When every token is a query row (all layers
+ * but the last), g and dx are the same matrix and beta is 1: the three paths are then one GEMM
+ * against the stacked weights. */
 static void layer_backward(const bert_model *m, bert_ws *ws, const bert_layer *L, const saved_layer *s,
                            const query_rows *qr, float *g, float *dx, float beta)
 {
     const int H = m->cfg.hidden_size, I = m->cfg.intermediate_size, T = ws->n_tokens, nq = qr->total;
+    const bool every_token = g == dx;
     tensor_layernorm_backward(nq, H, g, L->oln_g, s->xhat2, s->rstd2, g);
     tensor_gemm_nn(nq, I, H, 1.0f, g, H, L->o_w, I, 0.0f, ws->inter, I);
     tensor_gelu_backward((size_t)nq * I, ws->inter, s->pre);
     tensor_gemm_nn(nq, H, I, 1.0f, ws->inter, I, L->i_w, H, 1.0f, g, H);
     tensor_layernorm_backward(nq, H, g, L->aln_g, s->xhat1, s->rstd1, g);
     tensor_gemm_nn(nq, H, H, 1.0f, g, H, L->ao_w, H, 0.0f, ws->ctx, H);
-    attention_backward(m, ws, qr, s, ws->ctx, ws->q, ws->k, ws->v);
-    tensor_gemm_nn(nq, H, H, 1.0f, ws->q, H, L->q_w, H, 1.0f, g, H);
-    tensor_gemm_nn(T, H, H, 1.0f, ws->k, H, L->k_w, H, beta, dx, H);
-    tensor_gemm_nn(T, H, H, 1.0f, ws->v, H, L->v_w, H, 1.0f, dx, H);
+    /* the forward's activations live in s, so ws->qkv and ws->qm are free to hold the gradients */
+    if (every_token) {
+        attention_backward(m, ws, qr, s, s->qkv, 3 * H, ws->ctx, ws->qkv, ws->qkv);
+        tensor_gemm_nn(T, H, 3 * H, 1.0f, ws->qkv, 3 * H, L->qkv_w, H, 1.0f, dx, H);
+    } else {
+        attention_backward(m, ws, qr, s, s->qm, H, ws->ctx, ws->qm, ws->qkv);
+        tensor_gemm_nn(nq, H, H, 1.0f, ws->qm, H, L->q_w, H, 1.0f, g, H);
+        tensor_gemm_nn(T, H, 2 * H, 1.0f, ws->qkv + H, 3 * H, L->k_w, H, beta, dx, H);
+    }
 }
 
 int bert_backward(const bert_model *m, bert_ws *ws, const float *d_logits, float *const *d_prompt, pt_err *err)

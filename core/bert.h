@@ -2,7 +2,9 @@
  * forward pass with prompt overrides, and backpropagate to the input embeddings.
  *
  * A model directory holds config.json, vocab.txt, model.safetensors (F32 used in place from the
- * mapping; F16/BF16 converted to f32 once at load) and optionally tokenizer_config.json.
+ * mapping; F16/BF16 converted to f32 once at load) and optionally tokenizer_config.json. Each layer's
+ * query, key and value weights are copied once into one stacked [3H,H] matrix (one GEMM instead of
+ * three) and the mapped pages they came from are given back, so the copy costs no resident memory.
  * Tensor names as in BertForMaskedLM: optional "bert." prefix, LayerNorm.weight/bias or .gamma/.beta,
  * cls.predictions.decoder.weight absent = tied to the word embeddings; other tensors are ignored.
  *
@@ -35,7 +37,8 @@ typedef struct bert_config {
 
 /* Weight matrices are torch Linear layout: [out, in], row-major. */
 typedef struct bert_layer {
-    const float *q_w, *q_b, *k_w, *k_b, *v_w, *v_b; /* [H,H], [H] */
+    const float *q_w, *q_b, *k_w, *k_b, *v_w, *v_b; /* [H,H], [H]: the three blocks of qkv_w, qkv_b */
+    const float *qkv_w, *qkv_b;                     /* [3H,H], [3H]: query, key, value stacked, one GEMM */
     const float *ao_w, *ao_b;                       /* attention.output.dense [H,H], [H] */
     const float *aln_g, *aln_b;                     /* attention.output.LayerNorm [H] */
     const float *i_w, *i_b;                         /* intermediate.dense [I,H], [I] */
@@ -67,6 +70,7 @@ typedef struct bert_model {
 
     st_file st;              /* the mapping */
     float *owned;            /* f32 copies (F16/BF16 or misaligned F32) and the zero decoder bias if absent; else NULL */
+    float *fused;            /* every layer's qkv_w and qkv_b (the file's query/key/value pages are dropped) */
 } bert_model;
 
 /* Parses config.json text. Refuses hidden_act other than "gelu", missing or non-positive sizes,
@@ -93,7 +97,8 @@ typedef struct bert_ws bert_ws;
 bert_ws *bert_ws_new(void);
 void bert_ws_free(bert_ws *ws);
 
-/* Validates rows (ids < V, len <= max positions, positions in range, type ids < T).
+/* Validates rows (n_rows >= 1, 1 <= len <= max positions, ids < V, type ids < T, prompt and mask
+ * positions inside the row and each given once); errors name the row, position and field.
  * logits: (sum of n_mask) x V floats, rows in order, mask positions in order. */
 int bert_forward(const bert_model *m, bert_ws *ws, const bert_row *rows, int n_rows, float *logits, pt_err *err);
 
@@ -103,7 +108,9 @@ int bert_forward_train(const bert_model *m, bert_ws *ws, const bert_row *rows, i
                        pt_err *err);
 
 /* Given d loss / d logits (same layout as logits), writes d loss / d prompt_vec for every row:
- * d_prompt[r] has rows[r].n_prompt x H floats (may be NULL for rows without prompts). */
+ * d_prompt[r] has rows[r].n_prompt x H floats (may be NULL for rows without prompts). Needs the
+ * last call on ws to have been a successful bert_forward_train on m; it may be called again on the
+ * same forward with another d_logits. */
 int bert_backward(const bert_model *m, bert_ws *ws, const float *d_logits, float *const *d_prompt, pt_err *err);
 
 #endif

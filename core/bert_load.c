@@ -302,9 +302,10 @@ static void set_dtype(bert_model *m, const loader *ld)
     snprintf(m->dtype, sizeof m->dtype, "%s", st_dtype_name(d));
 }
 
-/* Gives back the whole pages inside [p, p + n) of the mapping. Used when every parameter is converted
- * (an F16/BF16 file): the mapped pages are then dead weight in RSS once hashed and converted, and
- * dropping them as we go keeps the peak near the converted size. The mapping itself stays valid. */
+/* Gives back the whole pages inside [p, p + n) of the mapping. Used for pages nothing reads again:
+ * every parameter of an F16/BF16 file once hashed and converted (dropping them as we go keeps the
+ * peak near the converted size), and the query/key/value weights once stacked. The mapping itself
+ * stays valid (a later read would fault the page back in from the file). */
 static void drop_pages(const void *p, size_t n)
 {
     uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE), lo = ((uintptr_t)p + page - 1) / page * page,
@@ -358,6 +359,34 @@ static int materialize(bert_model *m, loader *ld, pt_err *err)
     return 0;
 }
 
+/* Stacks each layer's query, key and value (weights and biases) into m->fused, the layout of one
+ * [3H,H] GEMM, and drops the mapped pages of the originals: in an F32 file they would otherwise stay
+ * resident next to the copy, and nothing reads them again. */
+static int fuse_qkv(bert_model *m, pt_err *err)
+{
+    const size_t H = (size_t)m->cfg.hidden_size, per_layer = 3 * H * H + 3 * H;
+    if (!(m->fused = malloc((size_t)m->cfg.num_layers * per_layer * sizeof(float))))
+        return pt_fail(err, PT_ENOMEM, "out of memory for the stacked query/key/value weights");
+    const uint8_t *map = m->st.map, *map_end = map + m->st.map_size;
+    for (int l = 0; l < m->cfg.num_layers; l++) {
+        bert_layer *L = &m->layers[l];
+        float *w = m->fused + (size_t)l * per_layer, *b = w + 3 * H * H;
+        const float **ws[3] = {&L->q_w, &L->k_w, &L->v_w}, **bs[3] = {&L->q_b, &L->k_b, &L->v_b};
+        for (int j = 0; j < 3; j++) {
+            const float *src_w = *ws[j], *src_b = *bs[j];
+            memcpy(w + j * H * H, src_w, H * H * sizeof(float));
+            memcpy(b + j * H, src_b, H * sizeof(float));
+            if ((const uint8_t *)src_w >= map && (const uint8_t *)src_w < map_end)
+                drop_pages(src_w, H * H * sizeof(float));
+            *ws[j] = w + j * H * H;
+            *bs[j] = b + j * H;
+        }
+        L->qkv_w = w;
+        L->qkv_b = b;
+    }
+    return 0;
+}
+
 /* Finds and checks every parameter, fingerprints the file, then points or converts the parameters. */
 static int resolve_tensors(bert_model *m, const char *path, pt_err *err)
 {
@@ -376,6 +405,8 @@ static int resolve_tensors(bert_model *m, const char *path, pt_err *err)
             ld.all_converted &= ld.slots[i].owned_index >= 0;
         fingerprint(m, ld.all_converted);
         rc = materialize(m, &ld, err);
+        if (!rc)
+            rc = fuse_qkv(m, err);
     }
     free(ld.slots);
     return rc;
@@ -502,6 +533,7 @@ void bert_free(bert_model *m)
     vocab_free(m->vocab);
     st_close(&m->st);
     free(m->owned);
+    free(m->fused);
     free(m->layers);
     free(m);
 }

@@ -5,6 +5,15 @@
 #include <stdint.h>
 #include <string.h>
 
+/* Each elementwise kernel is compiled for baseline x86-64, for AVX2 and for AVX-512, and the
+ * dynamic loader picks the widest the CPU has (GCC function multiversioning): the build stays
+ * portable and the kernels run at the machine's vector width. */
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__)
+#define SIMD_CLONES __attribute__((target_clones("default", "arch=x86-64-v3", "arch=x86-64-v4")))
+#else
+#define SIMD_CLONES
+#endif
+
 /* The elementwise kernels use their own exp and erf: branch-free polynomials that the compiler
  * vectorises (libm's expf/erff are scalar calls, and GELU's erf alone cost more than all the
  * LayerNorms and softmaxes of a forward pass). Both are checked against libm in test-tensor. */
@@ -79,6 +88,7 @@ void tensor_gemm_tn(int m, int n, int k, float alpha, const float *a, int lda, c
     cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
 }
 
+SIMD_CLONES
 void tensor_linear(int m, int n, int k, const float *x, const float *w, const float *bias, float *y)
 {
     if (m <= 0)
@@ -91,6 +101,7 @@ void tensor_linear(int m, int n, int k, const float *x, const float *w, const fl
     tensor_gemm_nt(m, n, k, 1.0f, x, k, w, k, bias ? 1.0f : 0.0f, y, n);
 }
 
+SIMD_CLONES
 void tensor_bias_gelu(int m, int n, float *x, const float *bias, float *pre)
 {
     for (int i = 0; i < m; i++) {
@@ -113,6 +124,7 @@ void tensor_bias_gelu(int m, int n, float *x, const float *bias, float *pre)
     }
 }
 
+SIMD_CLONES
 void tensor_gelu_backward(size_t count, float *d, const float *pre)
 {
     /* gelu'(u) = Phi(u) + u phi(u), with Phi the normal CDF and phi its density. */
@@ -126,6 +138,7 @@ void tensor_gelu_backward(size_t count, float *d, const float *pre)
     }
 }
 
+SIMD_CLONES
 void tensor_add_layernorm(int m, int n, const float *x, const float *bias, const float *res, const float *g,
                           const float *b, float eps, float *y, float *xhat, float *rstd)
 {
@@ -174,6 +187,7 @@ void tensor_add_layernorm(int m, int n, const float *x, const float *bias, const
     }
 }
 
+SIMD_CLONES
 void tensor_layernorm_backward(int m, int n, const float *dy, const float *g, const float *xhat, const float *rstd,
                                float *dv)
 {
@@ -196,6 +210,7 @@ void tensor_layernorm_backward(int m, int n, const float *dy, const float *g, co
     }
 }
 
+SIMD_CLONES
 void tensor_softmax_rows(int m, int n, float *s, int lds, float scale)
 {
     for (int i = 0; i < m; i++) {
@@ -217,6 +232,7 @@ void tensor_softmax_rows(int m, int n, float *s, int lds, float scale)
     }
 }
 
+SIMD_CLONES
 void tensor_softmax_backward(int m, int n, float *d, int ldd, const float *p, int ldp, float scale)
 {
     for (int i = 0; i < m; i++) {

@@ -206,7 +206,8 @@ static void test_loads_init_model_directory(void **state)
     long long want = (long long)V * H + P * H + T * H + 2 * H + L * per_layer + H * H + 3 * H + V;
     assert_int_equal(m->n_params, want);
 
-    /* the fingerprint is the sha256 of the file, and F32 parameters point into the mapping */
+    /* the fingerprint is the sha256 of the file, and F32 parameters point into the mapping (query, key
+     * and value into the stacked copy) */
     char path[2600], hex[65];
     size_t len;
     path_in(path, sizeof path, base, "model.safetensors");
@@ -217,10 +218,31 @@ static void test_loads_init_model_directory(void **state)
     assert_int_equal(m->weights_bytes, len);
     assert_null(m->owned);
     const char *lo = m->st.map, *hi = lo + m->st.map_size;
+    const float *flo = m->fused, *fhi = flo + (size_t)L * (3 * H * H + 3 * H);
     param ps[MAX_PARAMS];
     int n = params_of(m, ps);
     for (int i = 0; i < n; i++)
-        assert_true((const char *)ps[i].p >= lo && (const char *)(ps[i].p + ps[i].n) <= hi);
+        assert_true(((const char *)ps[i].p >= lo && (const char *)(ps[i].p + ps[i].n) <= hi) ||
+                    (ps[i].p >= flo && ps[i].p + ps[i].n <= fhi));
+
+    /* query, key and value are stacked per layer, one [3H,H] GEMM, with the file's values */
+    for (int l = 0; l < L; l++) {
+        const bert_layer *y = &m->layers[l];
+        const float *w[3] = {y->q_w, y->k_w, y->v_w}, *b[3] = {y->q_b, y->k_b, y->v_b};
+        const char *names[3] = {"query", "key", "value"};
+        for (int j = 0; j < 3; j++) {
+            assert_ptr_equal(w[j], y->qkv_w + (size_t)j * H * H);
+            assert_ptr_equal(b[j], y->qkv_b + (size_t)j * H);
+            char name[128];
+            snprintf(name, sizeof name, "bert.encoder.layer.%d.attention.self.%s.weight", l, names[j]);
+            const st_tensor *t = st_find(&m->st, name);
+            assert_non_null(t);
+            assert_memory_equal(w[j], t->data, (size_t)H * H * sizeof(float));
+            snprintf(name, sizeof name, "bert.encoder.layer.%d.attention.self.%s.bias", l, names[j]);
+            assert_non_null(t = st_find(&m->st, name));
+            assert_memory_equal(b[j], t->data, (size_t)H * sizeof(float));
+        }
+    }
 
     /* init-model's documented stream: splitmix64 + Box-Muller, seed 11, std 0.5 (values from a Python
      * reimplementation); LayerNorm gamma 1, beta 0 */

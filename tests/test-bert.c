@@ -189,6 +189,12 @@ static void test_matches_pytorch_reference(void **state)
                 assert_int_equal(bert_backward(m, ws, d, gp, &err), 0);
                 snprintf(what, sizeof what, "%s/%s prompt_grad", models[mi], cases[ci]);
                 assert_close_json(what, pg, grads);
+                /* the backward leaves the training state as it found it: a second call agrees */
+                float *again = malloc(256 * (size_t)H * sizeof *again);
+                memcpy(again, grads, 256 * (size_t)H * sizeof *again);
+                assert_int_equal(bert_backward(m, ws, d, gp, &err), 0);
+                assert_memory_equal(again, grads, 256 * (size_t)H * sizeof *again);
+                free(again);
                 free(grads);
             }
             free(logits);

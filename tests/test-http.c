@@ -9,6 +9,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,9 +38,12 @@ static void json_in(http_req *r, void *app)
         http_reply_json(r, 201, b);
 }
 
+static atomic_int slow_entered;
+
 static void slow(http_req *r, void *app)
 {
     (void)app;
+    atomic_store(&slow_entered, 1);
     usleep(300 * 1000);
     http_reply_json(r, 200, json_pack("{s:b}", "slow", 1));
 }
@@ -297,7 +301,9 @@ static void test_drain_finishes_requests_in_flight(void **state)
     slow_call c = {.port = http_port(s)};
     pthread_t t;
     pthread_create(&t, NULL, call_slow, &c);
-    usleep(100 * 1000); /* the request is in the handler now */
+    for (int i = 0; i < 5000 && !atomic_load(&slow_entered); i++)
+        usleep(1000);
+    assert_true(atomic_load(&slow_entered)); /* the request is in the handler now */
     http_quiesce(s);
     assert_true(http_draining(s));
     /* No new connections... */

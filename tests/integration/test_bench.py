@@ -22,7 +22,8 @@ def check_run(train):
         failures.append(f"train={train}: exit {rc}, stdout {out!r}, stderr {err!r}")
         return
     r = json.loads(out)
-    want_keys = {"batch", "seq", "train", "threads", "ms_per_batch", "seq_per_s", "gflops"}
+    want_keys = {"batch", "seq", "train", "threads", "ms_per_batch", "seq_per_s", "gflops", "peak_rss_mb",
+                 "weights_mb"}
     if set(r) != want_keys:
         failures.append(f"keys {sorted(r)}, expected {sorted(want_keys)}")
         return
@@ -30,6 +31,11 @@ def check_run(train):
         failures.append(f"echoed settings wrong: {r}")
     if not (r["ms_per_batch"] > 0 and r["gflops"] > 0):
         failures.append(f"non-positive timing: {r}")
+    elif not r["peak_rss_mb"] >= r["weights_mb"]:
+        # the fingerprint reads every byte of the mapped file, so all of it was resident once
+        failures.append(f"peak RSS {r['peak_rss_mb']} MB is below the {r['weights_mb']} MB of weights it read")
+    elif abs(r["weights_mb"] * 1048576 - os.path.getsize(os.path.join(MODEL, "model.safetensors"))) > 1e5:
+        failures.append(f"weights_mb {r['weights_mb']} is not the size of model.safetensors")
     elif abs(r["seq_per_s"] - 3000 / r["ms_per_batch"]) > 1e-4 * r["seq_per_s"]:
         failures.append(f"seq_per_s {r['seq_per_s']} does not match 3 rows in {r['ms_per_batch']} ms")
 

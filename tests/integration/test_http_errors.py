@@ -185,6 +185,20 @@ def conflicts(d, ds):
     expect(d.request("GET", "/tasks/%d" % queued), 404, "not_found")
 
 
+def deleted(d, ds):
+    """A deleted task is gone for classification too (its compiled prompt leaves the cache); a name then
+    means the newest remaining succeeded task of that name."""
+    ids = []
+    for _ in range(2):
+        ids.append(expect(d.json("POST", "/tasks", {"name": "twice", "train_dataset": ds, "epochs": 1}), 202).json()["id"])
+        check(d.wait_task(ids[-1])["status"] == "succeeded", "training failed")
+    check(expect(d.json("POST", "/classify", {"task": "twice", "text": "好"}), 200).json()["task"] == ids[1], ids)
+    expect(d.request("DELETE", "/tasks/%d" % ids[1]), 204)
+    expect(d.json("POST", "/classify", {"task": ids[1], "text": "好"}), 404, "not_found")
+    expect(d.request("GET", "/tasks/%d/adapter" % ids[1]), 404, "not_found")
+    check(expect(d.json("POST", "/classify", {"task": "twice", "text": "好"}), 200).json()["task"] == ids[0], ids)
+
+
 def import_errors(d, ready_id):
     expect(d.request("POST", "/tasks/import", b"not a tar" * 100, {"Content-Type": "application/x-tar"}), 400,
            "invalid_archive")
@@ -302,6 +316,7 @@ def main():
         import_errors(d, ready["id"])
         conflicts(d, ds)
         queue_full(d, ready["id"])
+        deleted(d, ds)
         check(d.stop() == 0, "daemon did not exit 0")
         log = d.log().splitlines()
         requests = [json.loads(line) for line in log if line.startswith("{") and '"msg":"request"' in line]
