@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <stdarg.h>
 #include <limits.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -285,7 +286,13 @@ static int read_vectors(adapter *a, const st_file *st, pt_err *err)
     size_t nh = (size_t)a->n_prompt * (size_t)a->hidden;
     if (!(a->vectors = malloc(nh * sizeof *a->vectors)))
         return pt_fail(err, PT_ENOMEM, "out of memory");
-    return st_to_f32(t, a->vectors, err);
+    int rc = st_to_f32(t, a->vectors, err);
+    /* Training never makes NaN or infinite vectors; such a file would only make NaN probabilities. */
+    for (size_t i = 0; !rc && i < nh; i++)
+        if (!isfinite(a->vectors[i]))
+            rc = bad_doc(err, ADAPTER_MODEL_FILE, "\"prompt_embeddings\"[%zu][%zu] is %g, not a finite number",
+                         i / (size_t)a->hidden, i % (size_t)a->hidden, (double)a->vectors[i]);
+    return rc;
 }
 
 static json_t *parse_json(const char *buf, size_t len, const char *what, pt_err *err)

@@ -104,8 +104,10 @@ int bert_config_parse(bert_config *cfg, const char *json, size_t len, pt_err *er
     if (!rc) {
         const json_t *eps = json_object_get(root, "layer_norm_eps");
         cfg->layer_norm_eps = 1e-12f;
-        if (eps && (!json_is_number(eps) || !(json_number_value(eps) > 0) || json_number_value(eps) >= 1))
-            rc = cfg_fail(err, "layer_norm_eps", "config.json: '%s' must be a number in (0, 1)%s", "");
+        /* Checked as the float it becomes: 1e-70 is above 0 as a double and 0 as a float. */
+        if (eps && (!json_is_number(eps) || !((float)json_number_value(eps) > 0) || json_number_value(eps) >= 1))
+            rc = cfg_fail(err, "layer_norm_eps", "config.json: '%s' must be a number in (0, 1)%s",
+                          " (and above 0 as a 32-bit float)");
         else if (eps)
             cfg->layer_norm_eps = (float)json_number_value(eps);
     }

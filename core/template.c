@@ -154,11 +154,12 @@ static int json_fail(pt_err *err, const char *fmt, ...)
 {
     if (!err)
         return PT_EINVAL;
+    char msg[sizeof err->msg];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(err->msg, sizeof err->msg, fmt, ap);
+    vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    err->code = PT_EINVAL;
+    pt_fail(err, PT_EINVAL, "%s", msg); /* which keeps the message one line whatever the label holds */
     snprintf(err->field, sizeof err->field, "verbalizer");
     return PT_EINVAL;
 }

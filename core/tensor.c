@@ -22,8 +22,10 @@
  * a very negative number is ~1e-38 rather than 0 (Cephes expf's reduction and polynomial). */
 static inline float vexp(float x)
 {
-    x = x < -87.0f ? -87.0f : x;
-    x = x > 88.0f ? 88.0f : x;
+    /* Written so that NaN lands in range too (a comparison with NaN is false): converting NaN to int
+     * below is undefined behaviour, and NaN does come in (from a prompt or weights out of range). */
+    x = x > -87.0f ? x : -87.0f;
+    x = x < 88.0f ? x : 88.0f;
     /* adding and subtracting 1.5 * 2^23 rounds to the nearest integer */
     float n = (x * 1.44269504088896341f + 12582912.0f) - 12582912.0f;
     float r = x - n * 0.693359375f + n * 2.12194440e-4f;

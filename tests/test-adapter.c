@@ -5,6 +5,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -216,6 +217,18 @@ static void test_foreign_backbone_and_broken_files(void **state)
     assert_int_equal(adapter_deserialize(&b, &f, &e), PT_EFORMAT);
     assert_non_null(strstr(e.msg, ADAPTER_MODEL_FILE));
     f.model_len = keep;
+    /* Found by fuzz-adapter-import: a NaN (or infinite) vector got through to classification. */
+    float *vec = (float *)((char *)f.model + f.model_len - 18 * sizeof(float));
+    float keep_vec = vec[7];
+    vec[7] = NAN;
+    assert_int_equal(adapter_deserialize(&b, &f, &e), PT_EFORMAT);
+    assert_string_equal(e.msg, "adapter_model.safetensors: \"prompt_embeddings\"[1][1] is nan, not a finite number");
+    vec[7] = -INFINITY;
+    assert_int_equal(adapter_deserialize(&b, &f, &e), PT_EFORMAT);
+    assert_non_null(strstr(e.msg, "[1][1] is -inf, not a finite number"));
+    vec[7] = keep_vec;
+    assert_int_equal(adapter_deserialize(&b, &f, &e), 0);
+    adapter_free(&b);
     /* Not JSON. */
     f.ptune[0] = '[';
     assert_int_equal(adapter_deserialize(&b, &f, &e), PT_EFORMAT);

@@ -609,6 +609,9 @@ static void test_config_parse(void **state)
     expect_config_error("{" FULL_CFG ", \"model_type\": \"roberta\"}", "model_type 'roberta' is not supported",
                         "model_type");
     expect_config_error("{" FULL_CFG ", \"layer_norm_eps\": -1}", "'layer_norm_eps' must be a number", NULL);
+    /* Found by fuzz-config: above 0 as a double, 0 as the float the model keeps. */
+    expect_config_error("{" FULL_CFG ", \"layer_norm_eps\": 1e-70}", "'layer_norm_eps' must be a number in (0, 1) "
+                        "(and above 0 as a 32-bit float)", NULL);
     expect_config_error("{" FULL_CFG ", \"type_vocab_size\": 2.5}", "'type_vocab_size' must be an integer", NULL);
     expect_config_error("[1, 2]", "config.json: must be a JSON object", NULL);
     expect_config_error("{\"vocab_size\": 17,\n \"hidden_size\": }", "config.json: not valid JSON", NULL);

@@ -216,6 +216,23 @@ static void check_label_limit(int n, int want)
     json_decref(obj);
 }
 
+/* Found by fuzz-task-config: a label quoted in an error held a newline, and the message broke in two. */
+static void test_json_errors_are_one_line(void **state)
+{
+    (void)state;
+    static const char found[] = "{\"\xe6\xad\xa3n[t\\n[@}@D@@init@.@@}@@encoder_hddeed@\": [false]}";
+    json_t *obj = json_loads(found, 0, NULL);
+    assert_non_null(obj);
+    verbalizer v;
+    pt_err e;
+    pt_err_clear(&e);
+    assert_int_equal(verbalizer_from_json(&v, obj, &e), PT_EINVAL);
+    assert_string_equal(e.msg, "verbalizer: label \"\xe6\xad\xa3n[t [@}@D@@init@.@@}@@encoder_hddeed@\": every word must be "
+                               "a non-empty string");
+    assert_string_equal(e.field, "verbalizer");
+    json_decref(obj);
+}
+
 static void test_label_limit(void **state)
 {
     (void)state;
@@ -359,6 +376,7 @@ int main(void)
         cmocka_unit_test(test_template_errors_say_which),
         cmocka_unit_test(test_prompt_token_limit),
         cmocka_unit_test(test_label_limit),
+        cmocka_unit_test(test_json_errors_are_one_line),
         cmocka_unit_test(test_label_word_errors),
         cmocka_unit_test(test_verbalizer_forms),
         cmocka_unit_test(test_scores_are_max_over_words_of_summed_log_probs),

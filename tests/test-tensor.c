@@ -365,6 +365,25 @@ static void test_attention_head_matches_naive_and_finite_differences(void **stat
     free(w);
 }
 
+/* Found by fuzz-adapter-import: NaN prompt vectors reached exp, whose float->int conversion of NaN is
+ * undefined (UBSan: "nan is outside the range of representable values of type 'int'"). A NaN score now
+ * reads as the bottom of exp's clamped range: the row stays a distribution of finite numbers. */
+static void test_softmax_with_nan_is_defined(void **state)
+{
+    (void)state;
+    float rows[2][3] = {{NAN, 0.0f, 0.0f}, {0.0f, NAN, 0.0f}};
+    for (int i = 0; i < 2; i++) {
+        tensor_softmax_rows(1, 3, rows[i], 3, 1.0f);
+        double total = 0;
+        for (int j = 0; j < 3; j++) {
+            assert_true(isfinite(rows[i][j]) && rows[i][j] >= 0 && rows[i][j] <= 1);
+            total += rows[i][j];
+        }
+        assert_float_equal(total, 1.0, 1e-6);
+    }
+    assert_float_equal(rows[1][1], 0.0, 1e-30);
+}
+
 static void test_softmax_backward_finite_differences(void **state)
 {
     (void)state;
@@ -409,6 +428,7 @@ int main(void)
         cmocka_unit_test(test_layernorm_matches_naive),
         cmocka_unit_test(test_layernorm_backward_finite_differences),
         cmocka_unit_test(test_softmax_matches_naive),
+        cmocka_unit_test(test_softmax_with_nan_is_defined),
         cmocka_unit_test(test_softmax_backward_finite_differences),
         cmocka_unit_test(test_attention_head_matches_naive_and_finite_differences),
     };
