@@ -102,8 +102,10 @@ test: all ## run every test (unit, reference fixtures, integration)
 	@mkdir -p $(BUILD)/tmp
 	@$(TEST_ENV) sh tests/run.sh $(TESTS)
 
-# VALGRIND_SKIP="test-train ...": programs left out (CI leaves out those that take many minutes under memcheck).
-VALGRIND_SKIP ?=
+# VALGRIND_SKIP: programs left out. By default test-train: 35 minutes under memcheck, and its check that a
+# native `ptune classify` gives bit-identical scores cannot hold against valgrind's own floating point
+# (its last digit differs; memcheck reports no error in it).
+VALGRIND_SKIP ?= test-train
 valgrind: all ## run every unit test program (but VALGRIND_SKIP) under valgrind (memcheck, full leak check)
 	@mkdir -p $(BUILD)/tmp
 	@$(TEST_ENV) sh tests/valgrind.sh $(filter-out $(VALGRIND_SKIP:%=$(BUILD)/tests/%),$(TESTS))

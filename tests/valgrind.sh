@@ -2,15 +2,13 @@
 # Runs every test program given as an argument under valgrind (memcheck, full leak check): any invalid
 # access, use of uninitialised memory or leak fails it. Exit 77 (skipped) is passed through as a skip.
 # Prints each program's time and one summary line; valgrind's own report is kept in $PTUNE_TMP/valgrind.
-# OpenBLAS picks its kernels from the CPU, and valgrind's virtual CPU is a Haswell: the same kernels are
-# forced on the programs a test starts natively (ptune classify), so that results stay bit-identical.
 out="${PTUNE_TMP:-/tmp}/valgrind"
 mkdir -p "$out"
 passed=0; failed=0; skipped=0; failures=""
 for t in "$@"; do
     name=$(basename "$t")
     start=$(date +%s)
-    OPENBLAS_NUM_THREADS=1 OPENBLAS_CORETYPE=Haswell valgrind -q --error-exitcode=99 --leak-check=full --show-leak-kinds=definite,indirect \
+    OPENBLAS_NUM_THREADS=1 valgrind -q --error-exitcode=99 --leak-check=full --show-leak-kinds=definite,indirect \
         --errors-for-leak-kinds=definite,indirect --track-origins=yes --log-file="$out/$name.log" \
         "$t" > "$out/$name.out" 2>&1
     rc=$?
