@@ -1,9 +1,12 @@
 #include "tensor.h"
 
 #include <cblas.h>
+#include <stdatomic.h>
 #include <math.h>
 #include <stdint.h>
 #include <string.h>
+
+#include "gemm.h"
 
 /* Each elementwise kernel is compiled for baseline x86-64, for AVX2 and for AVX-512, and the
  * dynamic loader picks the widest the CPU has (GCC function multiversioning): the build stays
@@ -69,7 +72,10 @@ void tensor_gemm_nt(int m, int n, int k, float alpha, const float *a, int lda, c
 {
     if (m <= 0 || n <= 0)
         return;
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+    if (gemm_ok())
+        gemm_nt(m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, NULL);
+    else
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
 }
 
 void tensor_gemm_nn(int m, int n, int k, float alpha, const float *a, int lda, const float *b, int ldb, float beta,
@@ -77,15 +83,11 @@ void tensor_gemm_nn(int m, int n, int k, float alpha, const float *a, int lda, c
 {
     if (m <= 0 || n <= 0)
         return;
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
-}
-
-void tensor_gemm_tn(int m, int n, int k, float alpha, const float *a, int lda, const float *b, int ldb, float beta,
-                    float *c, int ldc)
-{
-    if (m <= 0 || n <= 0)
-        return;
-    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+    /* a few rows against a long reduction (the MLM decoder's backward) stream B better in OpenBLAS */
+    if (gemm_ok() && m >= 6)
+        gemm_nn(m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+    else
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
 }
 
 SIMD_CLONES
@@ -93,6 +95,10 @@ void tensor_linear(int m, int n, int k, const float *x, const float *w, const fl
 {
     if (m <= 0)
         return;
+    if (gemm_ok()) {
+        gemm_nt(m, n, k, 1.0f, x, k, w, k, 0.0f, y, n, bias);
+        return;
+    }
     /* Seeding Y with the bias and letting sgemm accumulate (beta = 1) saves a separate pass. */
     if (bias)
         for (int i = 0; i < m; i++)
@@ -248,10 +254,36 @@ void tensor_softmax_backward(int m, int n, float *d, int ldd, const float *p, in
     }
 }
 
+/* 0 until first asked: then OpenBLAS's own count (OPENBLAS_NUM_THREADS, else the CPUs). */
+static _Atomic int engine_threads;
+
+/* With the engine's own products, OpenBLAS is left one thread: what still goes to it is small, and
+ * its idle threads spin-wait for a long while after each call, taking a core from the pool. */
+static void blas_threads_for(int n)
+{
+    openblas_set_num_threads(gemm_ok() ? 1 : n);
+}
+
 int tensor_threads(void)
 {
-    int n = openblas_get_num_threads();
-    return n < 1 ? 1 : n;
+    int n = engine_threads;
+    if (n == 0) {
+        n = openblas_get_num_threads();
+        n = n < 1 ? 1 : n;
+        int expected = 0;
+        if (atomic_compare_exchange_strong(&engine_threads, &expected, n))
+            blas_threads_for(n);
+        else
+            n = expected;
+    }
+    return n;
+}
+
+void tensor_set_threads(int n)
+{
+    n = n < 1 ? 1 : n;
+    engine_threads = n;
+    blas_threads_for(n);
 }
 
 /* xt[c, j] = x[j, c] for a [L, d] block with row stride ldx. */

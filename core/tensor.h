@@ -19,10 +19,6 @@ void tensor_gemm_nt(int m, int n, int k, float alpha, const float *a, int lda, c
 void tensor_gemm_nn(int m, int n, int k, float alpha, const float *a, int lda, const float *b, int ldb, float beta,
                     float *c, int ldc);
 
-/* C[m,n] = alpha * A[k,m]^T * B[k,n] + beta * C. */
-void tensor_gemm_tn(int m, int n, int k, float alpha, const float *a, int lda, const float *b, int ldb, float beta,
-                    float *c, int ldc);
-
 /* Y[m,n] = X[m,k] W[n,k]^T + bias[n] (bias may be NULL); X and Y contiguous. */
 void tensor_linear(int m, int n, int k, const float *x, const float *w, const float *bias, float *y);
 
@@ -52,8 +48,10 @@ void tensor_softmax_rows(int m, int n, float *s, int lds, float scale);
  * scores) into d: d = scale * p * (d - sum_j d_j p_j). */
 void tensor_softmax_backward(int m, int n, float *d, int ldd, const float *p, int ldp, float scale);
 
-/* The threads OpenBLAS runs sgemm on: the engine spreads its own per-head work over as many. */
+/* The engine's compute threads (pool.h): by default OpenBLAS's count (OPENBLAS_NUM_THREADS, else
+ * the CPUs), as first read; tensor_set_threads (n >= 1) changes it for the whole process. */
 int tensor_threads(void);
+void tensor_set_threads(int n);
 
 /* One attention head of one input row, entirely in the calling thread. These products (d = 64,
  * a row's own keys) are too small for OpenBLAS's threads to pay off, and each hand-off to them can

@@ -15,7 +15,7 @@
 #include <sys/time.h>
 #include <unistd.h>
 
-#include <cblas.h>
+#include "tensor.h"
 
 #include "app.h"
 #include "embedded.h"
@@ -79,7 +79,7 @@ static int start(app *a)
         return 2;
     }
     if (c->threads > 0)
-        openblas_set_num_threads(c->threads);
+        tensor_set_threads(c->threads);
     if (c->api_keys_file[0] && auth_load(&a->keys, c->api_keys_file, &err))
         return fail_config("--api-keys-file", &err);
     bert_model *m = NULL;

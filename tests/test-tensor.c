@@ -49,28 +49,27 @@ static double max_abs(size_t n, const float *v)
 }
 
 /* Checks a gemm wrapper on a sub-block (strides wider than the block) against a naive loop,
- * and that the block's neighbours are untouched. opa/opb: 't' when the operand is transposed. */
-static void check_gemm(char opa, char opb)
+ * and that the block's neighbours are untouched. opb: 't' when B is transposed. (test-gemm covers
+ * the engine's own products over many shapes.) */
+static void check_gemm(char opb)
 {
     const int m = 7, n = 5, k = 9, pad = 3;
-    const int lda = (opa == 't' ? m : k) + pad, ldb = (opb == 't' ? k : n) + pad, ldc = n + pad;
-    float *a = rand_vec((size_t)(opa == 't' ? k : m) * lda, 1);
+    const int lda = k + pad, ldb = (opb == 't' ? k : n) + pad, ldc = n + pad;
+    float *a = rand_vec((size_t)m * lda, 1);
     float *b = rand_vec((size_t)(opb == 't' ? n : k) * ldb, 1);
     float *c = rand_vec((size_t)m * ldc, 1);
     float *c0 = malloc((size_t)m * ldc * sizeof *c0);
     memcpy(c0, c, (size_t)m * ldc * sizeof *c0);
     const float alpha = 0.75f, beta = 0.5f;
-    if (opa == 'n' && opb == 't')
+    if (opb == 't')
         tensor_gemm_nt(m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
-    else if (opa == 'n')
-        tensor_gemm_nn(m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
     else
-        tensor_gemm_tn(m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+        tensor_gemm_nn(m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
     for (int i = 0; i < m; i++) {
         for (int j = 0; j < n; j++) {
             double s = 0;
             for (int p = 0; p < k; p++) {
-                double av = opa == 't' ? a[p * lda + i] : a[i * lda + p];
+                double av = a[i * lda + p];
                 double bv = opb == 't' ? b[j * ldb + p] : b[p * ldb + j];
                 s += av * bv;
             }
@@ -90,9 +89,8 @@ static void test_gemm_matches_naive(void **state)
 {
     (void)state;
     rng_state = 1;
-    check_gemm('n', 't');
-    check_gemm('n', 'n');
-    check_gemm('t', 'n');
+    check_gemm('t');
+    check_gemm('n');
 }
 
 static void test_linear_adds_bias(void **state)

@@ -1,0 +1,301 @@
+#include "gemm.h"
+
+#include <pthread.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "pool.h"
+
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#define HAVE_AVX512_CODE 1
+#include <immintrin.h>
+#define AVX512 __attribute__((target("avx512f")))
+#else
+#define HAVE_AVX512_CODE 0
+#endif
+
+bool gemm_ok(void)
+{
+#if HAVE_AVX512_CODE
+    static int ok = -1;
+    if (ok < 0)
+        ok = __builtin_cpu_supports("avx512f") ? 1 : 0;
+    return ok == 1;
+#else
+    return false;
+#endif
+}
+
+#if HAVE_AVX512_CODE
+
+/* The micro-kernel: 6 rows of a scalar operand a (each contiguous along the reduction p) times one
+ * panel of up to 64 columns of a vector operand b (row p at b + p * ldb), 24 accumulators:
+ *   t[i][j] = sum_p a_i[p] * b[p * ldb + j],  i < 6, j < 16 * NV.
+ * Per step: NV vector loads, 6 broadcasts, 6 * NV fused multiply-adds. The last vector of a panel
+ * loads under mask `last` (columns past the end of b are neither read nor used). */
+#define MR 6
+#define PW 64
+
+#define UNROLL _Pragma("GCC unroll 16")
+#define KERNEL(NV)                                                                                                   \
+    static AVX512 void kernel##NV(int P, const float *const *a, const float *b, size_t ldb, __mmask16 last,       \
+                                  float *t)                                                                        \
+    {                                                                                                              \
+        __m512 c[MR][NV];                                                                                          \
+        UNROLL for (int i = 0; i < MR; i++)                                                                             \
+            UNROLL for (int v = 0; v < NV; v++)                                                                           \
+                c[i][v] = _mm512_setzero_ps();                                                                     \
+        const float *a0 = a[0], *a1 = a[1], *a2 = a[2], *a3 = a[3], *a4 = a[4], *a5 = a[5];                         \
+        for (int p = 0; p < P; p++, b += ldb) {                                                                    \
+            __m512 x[NV];                                                                                          \
+            UNROLL for (int v = 0; v < NV - 1; v++)                                                                       \
+                x[v] = _mm512_loadu_ps(b + 16 * v);                                                                \
+            x[NV - 1] = _mm512_maskz_loadu_ps(last, b + 16 * (NV - 1));                                            \
+            __m512 s;                                                                                              \
+            s = _mm512_set1_ps(a0[p]);                                                                             \
+            UNROLL for (int v = 0; v < NV; v++)                                                                           \
+                c[0][v] = _mm512_fmadd_ps(s, x[v], c[0][v]);                                                       \
+            s = _mm512_set1_ps(a1[p]);                                                                             \
+            UNROLL for (int v = 0; v < NV; v++)                                                                           \
+                c[1][v] = _mm512_fmadd_ps(s, x[v], c[1][v]);                                                       \
+            s = _mm512_set1_ps(a2[p]);                                                                             \
+            UNROLL for (int v = 0; v < NV; v++)                                                                           \
+                c[2][v] = _mm512_fmadd_ps(s, x[v], c[2][v]);                                                       \
+            s = _mm512_set1_ps(a3[p]);                                                                             \
+            UNROLL for (int v = 0; v < NV; v++)                                                                           \
+                c[3][v] = _mm512_fmadd_ps(s, x[v], c[3][v]);                                                       \
+            s = _mm512_set1_ps(a4[p]);                                                                             \
+            UNROLL for (int v = 0; v < NV; v++)                                                                           \
+                c[4][v] = _mm512_fmadd_ps(s, x[v], c[4][v]);                                                       \
+            s = _mm512_set1_ps(a5[p]);                                                                             \
+            UNROLL for (int v = 0; v < NV; v++)                                                                           \
+                c[5][v] = _mm512_fmadd_ps(s, x[v], c[5][v]);                                                       \
+        }                                                                                                          \
+        UNROLL for (int i = 0; i < MR; i++)                                                                             \
+            UNROLL for (int v = 0; v < NV; v++)                                                                           \
+                _mm512_storeu_ps(t + i * PW + 16 * v, c[i][v]);                                                    \
+    }
+
+KERNEL(1)
+KERNEL(2)
+KERNEL(3)
+KERNEL(4)
+
+static AVX512 void kernel(int nv, int P, const float *const *a, const float *b, size_t ldb, __mmask16 last, float *t)
+{
+    switch (nv) {
+    case 1: kernel1(P, a, b, ldb, last, t); break;
+    case 2: kernel2(P, a, b, ldb, last, t); break;
+    case 3: kernel3(P, a, b, ldb, last, t); break;
+    default: kernel4(P, a, b, ldb, last, t); break;
+    }
+}
+
+/* Rows i0 .. i0 + 5 of a matrix with n_rows rows: past the end, the last row again (its results are
+ * computed and dropped), so the kernel never reads outside the matrix. */
+static void six_rows(const float *a, size_t lda, int i0, int n_rows, const float *rows[MR])
+{
+    for (int i = 0; i < MR; i++)
+        rows[i] = a + (size_t)(i0 + i < n_rows ? i0 + i : n_rows - 1) * lda;
+}
+
+static __mmask16 tail_mask(int cols)
+{
+    const int r = cols & 15;
+    return r ? (__mmask16)((1u << r) - 1) : (__mmask16)0xFFFF;
+}
+
+/* The packed activations of gemm_nt: panel q holds rows 64q .. 64q + 63 of A transposed, [k][64],
+ * zero past the last row. One buffer per calling thread, kept at its largest. */
+static pthread_key_t pack_key;
+static pthread_once_t pack_once = PTHREAD_ONCE_INIT;
+
+typedef struct pack_buf {
+    float *p;
+    size_t cap;
+} pack_buf;
+
+static void pack_free(void *v)
+{
+    pack_buf *b = v;
+    free(b->p);
+    free(b);
+}
+
+static void pack_key_make(void)
+{
+    pthread_key_create(&pack_key, pack_free);
+}
+
+static float *pack_space(size_t floats)
+{
+    pthread_once(&pack_once, pack_key_make);
+    pack_buf *b = pthread_getspecific(pack_key);
+    if (!b) {
+        b = calloc(1, sizeof *b);
+        if (!b || pthread_setspecific(pack_key, b)) {
+            free(b);
+            return NULL;
+        }
+    }
+    if (b->cap < floats) {
+        free(b->p);
+        b->p = NULL;
+        b->cap = 0;
+        void *p = NULL;
+        if (posix_memalign(&p, 64, floats * sizeof(float)))
+            return NULL;
+        b->p = p;
+        b->cap = floats;
+    }
+    return b->p;
+}
+
+typedef struct nt_job {
+    int m, n, k;
+    float alpha, beta;
+    const float *a, *b, *bias;
+    int lda, ldb, ldc;
+    float *c, *xp;
+    int panels, group, n_groups, chunk, n_chunks;
+} nt_job;
+
+/* Pack task q: panel q of A. */
+static AVX512 void nt_pack(void *arg, int q)
+{
+    const nt_job *j = arg;
+    float *dst = j->xp + (size_t)q * j->k * PW;
+    const int r0 = q * PW, rows = j->m - r0 < PW ? j->m - r0 : PW;
+    for (int r = 0; r < rows; r++) {
+        const float *src = j->a + (size_t)(r0 + r) * j->lda;
+        for (int p = 0; p < j->k; p++)
+            dst[(size_t)p * PW + r] = src[p];
+    }
+    if (rows < PW)
+        for (int p = 0; p < j->k; p++)
+            memset(dst + (size_t)p * PW + rows, 0, (size_t)(PW - rows) * sizeof(float));
+}
+
+/* Compute task: one group of panels (rows of C) times one chunk of B's rows (columns of C). */
+static AVX512 void nt_task(void *arg, int task)
+{
+    const nt_job *j = arg;
+    const int g = task % j->n_groups, ch = task / j->n_groups;
+    const int q0 = g * j->group, q1 = q0 + j->group < j->panels ? q0 + j->group : j->panels;
+    const int n0 = ch * j->chunk, n1 = n0 + j->chunk < j->n ? n0 + j->chunk : j->n;
+    float t[MR * PW] __attribute__((aligned(64)));
+    for (int nb = n0; nb < n1; nb += MR) {
+        const float *w[MR];
+        six_rows(j->b, (size_t)j->ldb, nb, j->n, w);
+        const int ncol = n1 - nb < MR ? n1 - nb : MR;
+        float bias[MR] = {0};
+        if (j->bias)
+            memcpy(bias, j->bias + nb, (size_t)ncol * sizeof(float));
+        for (int q = q0; q < q1; q++) {
+            const int r0 = q * PW, rows = j->m - r0 < PW ? j->m - r0 : PW;
+            kernel((rows + 15) / 16, j->k, w, j->xp + (size_t)q * j->k * PW, PW, 0xFFFF, t);
+            /* t[i][r] is C[r0 + r][nb + i] */
+            for (int r = 0; r < rows; r++) {
+                float *cr = j->c + (size_t)(r0 + r) * j->ldc + nb;
+                if (j->beta == 0.0f)
+                    for (int i = 0; i < ncol; i++)
+                        cr[i] = j->alpha * t[i * PW + r] + bias[i];
+                else
+                    for (int i = 0; i < ncol; i++)
+                        cr[i] = j->alpha * t[i * PW + r] + j->beta * cr[i] + bias[i];
+            }
+        }
+    }
+}
+
+typedef struct nn_job {
+    int m, n, k;
+    float alpha, beta;
+    const float *a, *b;
+    int lda, ldb, ldc;
+    float *c;
+    int mrows, n_mgroups;
+} nn_job;
+
+/* Task: one panel of 64 columns of C times one group of mrows rows. */
+static AVX512 void nn_task(void *arg, int task)
+{
+    const nn_job *j = arg;
+    const int g = task % j->n_mgroups, col = task / j->n_mgroups;
+    const int c0 = col * PW, cols = j->n - c0 < PW ? j->n - c0 : PW, nv = (cols + 15) / 16;
+    const __mmask16 last = tail_mask(cols);
+    const int m0 = g * j->mrows, m1 = m0 + j->mrows < j->m ? m0 + j->mrows : j->m;
+    float t[MR * PW] __attribute__((aligned(64)));
+    const __m512 alpha = _mm512_set1_ps(j->alpha), beta = _mm512_set1_ps(j->beta);
+    for (int mb = m0; mb < m1; mb += MR) {
+        const float *a[MR];
+        six_rows(j->a, (size_t)j->lda, mb, j->m, a);
+        kernel(nv, j->k, a, j->b + c0, (size_t)j->ldb, last, t);
+        const int rows = m1 - mb < MR ? m1 - mb : MR;
+        for (int i = 0; i < rows; i++) {
+            float *cr = j->c + (size_t)(mb + i) * j->ldc + c0;
+            for (int v = 0; v < nv; v++) {
+                const __mmask16 mk = v == nv - 1 ? last : (__mmask16)0xFFFF;
+                __m512 r = _mm512_mul_ps(alpha, _mm512_load_ps(t + i * PW + 16 * v));
+                if (j->beta != 0.0f)
+                    r = _mm512_fmadd_ps(beta, _mm512_maskz_loadu_ps(mk, cr + 16 * v), r);
+                _mm512_mask_storeu_ps(cr + 16 * v, mk, r);
+            }
+        }
+    }
+}
+
+void gemm_nt(int m, int n, int k, float alpha, const float *a, int lda, const float *b, int ldb, float beta,
+             float *c, int ldc, const float *bias)
+{
+    if (m <= 0 || n <= 0)
+        return;
+    nt_job j = {.m = m, .n = n, .k = k, .alpha = alpha, .beta = beta, .a = a, .b = b, .bias = bias, .lda = lda,
+                .ldb = ldb, .ldc = ldc, .c = c};
+    j.panels = (m + PW - 1) / PW;
+    j.xp = k > 0 ? pack_space((size_t)j.panels * k * PW) : NULL;
+    if (k > 0 && !j.xp)
+        abort(); /* no memory for a few MB of scratch: nothing sensible to return */
+    pool_run(j.panels, nt_pack, &j);
+    /* a group of panels small enough to stay in the core's L2 (~512 KB) while B's rows stream */
+    const size_t panel_bytes = (size_t)(k > 0 ? k : 1) * PW * sizeof(float);
+    j.group = (int)(((size_t)512 << 10) / panel_bytes);
+    j.group = j.group < 1 ? 1 : j.group > j.panels ? j.panels : j.group;
+    j.n_groups = (j.panels + j.group - 1) / j.group;
+    j.chunk = 8 * MR;
+    j.n_chunks = (n + j.chunk - 1) / j.chunk;
+    pool_run(j.n_groups * j.n_chunks, nt_task, &j);
+}
+
+void gemm_nn(int m, int n, int k, float alpha, const float *a, int lda, const float *b, int ldb, float beta,
+             float *c, int ldc)
+{
+    if (m <= 0 || n <= 0)
+        return;
+    nn_job j = {.m = m, .n = n, .k = k, .alpha = alpha, .beta = beta, .a = a, .b = b, .lda = lda, .ldb = ldb,
+                .ldc = ldc, .c = c};
+    j.mrows = 16 * MR;
+    j.n_mgroups = (m + j.mrows - 1) / j.mrows;
+    pool_run(j.n_mgroups * ((n + PW - 1) / PW), nn_task, &j);
+}
+
+#else
+
+void gemm_nt(int m, int n, int k, float alpha, const float *a, int lda, const float *b, int ldb, float beta,
+             float *c, int ldc, const float *bias)
+{
+    (void)m, (void)n, (void)k, (void)alpha, (void)a, (void)lda, (void)b, (void)ldb, (void)beta, (void)c, (void)ldc,
+        (void)bias;
+    abort(); /* gemm_ok() is false: callers use OpenBLAS */
+}
+
+void gemm_nn(int m, int n, int k, float alpha, const float *a, int lda, const float *b, int ldb, float beta,
+             float *c, int ldc)
+{
+    (void)m, (void)n, (void)k, (void)alpha, (void)a, (void)lda, (void)b, (void)ldb, (void)beta, (void)c, (void)ldc;
+    abort();
+}
+
+#endif
