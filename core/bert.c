@@ -12,12 +12,12 @@
 #include "bert.h"
 
 #include <math.h>
-#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "pool.h"
 #include "tensor.h"
 
 /* What bert_backward needs from one encoder layer. nq = rows that carry queries: every token, or
@@ -42,7 +42,7 @@ struct bert_ws {
     size_t cap_ints;
 
     /* Scratch shared by forward and backward. heads: per thread, scores (max_len^2) then a
-     * transposed head (d x max_len), head_stride floats apart. */
+     * transposed head and the backward's transposes ((d + max_len) x max_len), head_stride floats apart. */
     float *scratch;
     size_t cap_scratch;
     float *x, *xm, *qkv, *qm, *ctx, *inter, *heads;
@@ -213,7 +213,7 @@ static int prepare(const bert_model *m, bert_ws *ws, const bert_row *rows, int n
     const size_t d = H / (size_t)m->cfg.num_heads;
     ws->n_threads = tensor_threads() < MAX_THREADS ? tensor_threads() : MAX_THREADS;
     ws->max_len = (int)max_len;
-    ws->head_stride = up16(max_len * max_len) + up16(d * max_len);
+    ws->head_stride = up16(max_len * max_len) + up16((d + max_len) * max_len);
     /* Inference keeps the intermediate activations of FFN_ROWS tokens at a time (peak RSS grows by
      * hidden-size floats per token, not hidden + intermediate); training needs them all for the backward. */
     ws->ffn_rows = (int)(train || n_tokens < FFN_ROWS ? n_tokens : FFN_ROWS);
@@ -352,32 +352,16 @@ static void heads_run(const heads_job *j)
     }
 }
 
-static void *heads_thread(void *arg)
+static void heads_task(void *arg, int t)
 {
-    heads_run(arg);
-    return NULL;
+    heads_job j = *(const heads_job *)arg;
+    j.thread = t;
+    heads_run(&j);
 }
 
 static void heads_parallel(const heads_job *proto)
 {
-    const int n = proto->ws->n_threads;
-    heads_job jobs[MAX_THREADS];
-    pthread_t tid[MAX_THREADS];
-    bool started[MAX_THREADS] = {false};
-    for (int t = 0; t < n; t++) {
-        jobs[t] = *proto;
-        jobs[t].thread = t;
-    }
-    for (int t = 1; t < n; t++)
-        started[t] = pthread_create(&tid[t], NULL, heads_thread, &jobs[t]) == 0;
-    heads_run(&jobs[0]);
-    /* a thread that could not be started leaves its share to this one */
-    for (int t = 1; t < n; t++) {
-        if (started[t])
-            pthread_join(tid[t], NULL);
-        else
-            heads_run(&jobs[t]);
-    }
+    pool_run(proto->ws->n_threads, heads_task, (void *)proto);
 }
 
 /* q [nq, ldq]; keys and values are columns H..2H and 2H..3H of qkv [T, 3H]. */

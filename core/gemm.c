@@ -219,14 +219,11 @@ typedef struct nn_job {
     int mrows, n_mgroups;
 } nn_job;
 
-/* Task: one panel of 64 columns of C times one group of mrows rows. */
-static AVX512 void nn_task(void *arg, int task)
+/* Rows m0 .. m1 - 1 of C, columns c0 .. c0 + 63 (or fewer at the end), C = alpha A B + beta C. */
+static AVX512 void nn_block(const nn_job *j, int m0, int m1, int c0)
 {
-    const nn_job *j = arg;
-    const int g = task % j->n_mgroups, col = task / j->n_mgroups;
-    const int c0 = col * PW, cols = j->n - c0 < PW ? j->n - c0 : PW, nv = (cols + 15) / 16;
+    const int cols = j->n - c0 < PW ? j->n - c0 : PW, nv = (cols + 15) / 16;
     const __mmask16 last = tail_mask(cols);
-    const int m0 = g * j->mrows, m1 = m0 + j->mrows < j->m ? m0 + j->mrows : j->m;
     float t[MR * PW] __attribute__((aligned(64)));
     const __m512 alpha = _mm512_set1_ps(j->alpha), beta = _mm512_set1_ps(j->beta);
     for (int mb = m0; mb < m1; mb += MR) {
@@ -238,13 +235,24 @@ static AVX512 void nn_task(void *arg, int task)
             float *cr = j->c + (size_t)(mb + i) * j->ldc + c0;
             for (int v = 0; v < nv; v++) {
                 const __mmask16 mk = v == nv - 1 ? last : (__mmask16)0xFFFF;
-                __m512 r = _mm512_mul_ps(alpha, _mm512_load_ps(t + i * PW + 16 * v));
+                __m512 r = _mm512_load_ps(t + i * PW + 16 * v);
+                if (j->alpha != 1.0f)
+                    r = _mm512_mul_ps(alpha, r);
                 if (j->beta != 0.0f)
                     r = _mm512_fmadd_ps(beta, _mm512_maskz_loadu_ps(mk, cr + 16 * v), r);
                 _mm512_mask_storeu_ps(cr + 16 * v, mk, r);
             }
         }
     }
+}
+
+/* Task: one panel of 64 columns of C times one group of mrows rows. */
+static void nn_task(void *arg, int task)
+{
+    const nn_job *j = arg;
+    const int g = task % j->n_mgroups, col = task / j->n_mgroups;
+    const int m0 = g * j->mrows, m1 = m0 + j->mrows < j->m ? m0 + j->mrows : j->m;
+    nn_block(j, m0, m1, col * PW);
 }
 
 void gemm_nt(int m, int n, int k, float alpha, const float *a, int lda, const float *b, int ldb, float beta,
@@ -281,7 +289,23 @@ void gemm_nn(int m, int n, int k, float alpha, const float *a, int lda, const fl
     pool_run(j.n_mgroups * ((n + PW - 1) / PW), nn_task, &j);
 }
 
+void gemm_nn_serial(int m, int n, int k, const float *a, int lda, const float *b, int ldb, float *c, int ldc)
+{
+    if (m <= 0 || n <= 0)
+        return;
+    const nn_job j = {.m = m, .n = n, .k = k, .alpha = 1.0f, .beta = 0.0f, .a = a, .b = b, .lda = lda, .ldb = ldb,
+                      .ldc = ldc, .c = c};
+    for (int c0 = 0; c0 < n; c0 += PW)
+        nn_block(&j, 0, m, c0);
+}
+
 #else
+
+void gemm_nn_serial(int m, int n, int k, const float *a, int lda, const float *b, int ldb, float *c, int ldc)
+{
+    (void)m, (void)n, (void)k, (void)a, (void)lda, (void)b, (void)ldb, (void)c, (void)ldc;
+    abort();
+}
 
 void gemm_nt(int m, int n, int k, float alpha, const float *a, int lda, const float *b, int ldb, float beta,
              float *c, int ldc, const float *bias)

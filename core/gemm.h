@@ -26,4 +26,7 @@ void gemm_nt(int m, int n, int k, float alpha, const float *a, int lda, const fl
 void gemm_nn(int m, int n, int k, float alpha, const float *a, int lda, const float *b, int ldb, float beta,
              float *c, int ldc);
 
+/* C[m,n] = A[m,k] B[k,n] in the calling thread alone (for work already spread over the pool). */
+void gemm_nn_serial(int m, int n, int k, const float *a, int lda, const float *b, int ldb, float *c, int ldc);
+
 #endif

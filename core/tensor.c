@@ -362,19 +362,38 @@ void tensor_attention_head(int nq, int L, int d, const float *q, int ldq, const 
                            float scale, float *p, float *ctx, int ldc, float *kt)
 {
     transpose(L, d, k, ldkv, kt);
-    rows_times(nq, L, d, q, ldq, kt, p);
+    if (gemm_ok())
+        gemm_nn_serial(nq, L, d, q, ldq, kt, L, p, L);
+    else
+        rows_times(nq, L, d, q, ldq, kt, p);
     tensor_softmax_rows(nq, L, p, L, scale);
-    mix_rows(nq, L, d, p, v, ldkv, ctx, ldc);
+    if (gemm_ok())
+        gemm_nn_serial(nq, d, L, p, L, v, ldkv, ctx, ldc);
+    else
+        mix_rows(nq, L, d, p, v, ldkv, ctx, ldc);
 }
 
 void tensor_attention_head_backward(int nq, int L, int d, const float *q, int ldq, const float *k, const float *v,
                                     int ldkv, float scale, const float *p, const float *dctx, int ldd, float *dq,
-                                    float *dk, float *dv, float *dp, float *vt)
+                                    float *dk, float *dv, float *dp, float *scratch)
 {
+    float *vt = scratch;
     transpose(L, d, v, ldkv, vt);
-    rows_times(nq, L, d, dctx, ldd, vt, dp);
-    mix_cols(nq, L, d, p, dctx, ldd, dv, ldkv);
+    if (!gemm_ok()) {
+        rows_times(nq, L, d, dctx, ldd, vt, dp);
+        mix_cols(nq, L, d, p, dctx, ldd, dv, ldkv);
+        tensor_softmax_backward(nq, L, dp, L, p, L, scale);
+        mix_rows(nq, L, d, dp, k, ldkv, dq, ldq);
+        mix_cols(nq, L, d, dp, q, ldq, dk, ldkv);
+        return;
+    }
+    /* the products with a transposed operand go through a transposed copy [L, nq] */
+    float *t = scratch + (size_t)d * L;
+    gemm_nn_serial(nq, L, d, dctx, ldd, vt, L, dp, L);
+    transpose(nq, L, p, L, t);
+    gemm_nn_serial(L, d, nq, t, nq, dctx, ldd, dv, ldkv);
     tensor_softmax_backward(nq, L, dp, L, p, L, scale);
-    mix_rows(nq, L, d, dp, k, ldkv, dq, ldq);
-    mix_cols(nq, L, d, dp, q, ldq, dk, ldkv);
+    gemm_nn_serial(nq, d, L, dp, L, k, ldkv, dq, ldq);
+    transpose(nq, L, dp, L, t);
+    gemm_nn_serial(L, d, nq, t, nq, q, ldq, dk, ldkv);
 }

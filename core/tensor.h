@@ -62,9 +62,9 @@ void tensor_attention_head(int nq, int L, int d, const float *q, int ldq, const 
                            float scale, float *p, float *ctx, int ldc, float *kt);
 
 /* Its backward: given p and dctx [nq, ldd], writes dq [nq, ldq], dk and dv [L, ldkv]. dp is scratch of
- * nq x L floats, vt of d x L. */
+ * nq x L floats, scratch of (d + nq) x L. */
 void tensor_attention_head_backward(int nq, int L, int d, const float *q, int ldq, const float *k, const float *v,
                                     int ldkv, float scale, const float *p, const float *dctx, int ldd, float *dq,
-                                    float *dk, float *dv, float *dp, float *vt);
+                                    float *dk, float *dv, float *dp, float *scratch);
 
 #endif

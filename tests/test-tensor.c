@@ -322,7 +322,7 @@ static void test_attention_head_matches_naive_and_finite_differences(void **stat
     (void)state;
     rng_state = 99;
     float *q = rand_vec(AQ * ALD, 1.0f), *k = rand_vec(AL * ALD, 1.0f), *v = rand_vec(AL * ALD, 1.0f);
-    float *w = rand_vec(AQ * AD, 1.0f), p[AQ * AL], ctx[AQ * AD], scratch[AQ * AL], t[AD * AL];
+    float *w = rand_vec(AQ * AD, 1.0f), p[AQ * AL], ctx[AQ * AD], scratch[AQ * AL], t[(AD + AQ) * AL];
     float dq[AQ * ALD], dk[AL * ALD], dv[AL * ALD];
     const float scale = 0.5f;
     double pn[AQ * AL], cn[AQ * AD];
