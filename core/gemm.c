@@ -107,20 +107,22 @@ static __mmask16 tail_mask(int cols)
     return r ? (__mmask16)((1u << r) - 1) : (__mmask16)0xFFFF;
 }
 
-/* The packed activations of gemm_nt: panel q holds rows 64q .. 64q + 63 of A transposed, [k][64],
- * zero past the last row. One buffer per calling thread, kept at its largest. */
+/* Per-thread scratch, kept at its largest: slot 0 holds the packed activations of gemm_nt (panel q
+ * = rows 64q .. 64q + 63 of A transposed, [k][64], zero past the last row), slot 1 the packed
+ * column panel of B in gemm_nn. */
 static pthread_key_t pack_key;
 static pthread_once_t pack_once = PTHREAD_ONCE_INIT;
 
 typedef struct pack_buf {
-    float *p;
-    size_t cap;
+    float *p[2];
+    size_t cap[2];
 } pack_buf;
 
 static void pack_free(void *v)
 {
     pack_buf *b = v;
-    free(b->p);
+    free(b->p[0]);
+    free(b->p[1]);
     free(b);
 }
 
@@ -129,7 +131,7 @@ static void pack_key_make(void)
     pthread_key_create(&pack_key, pack_free);
 }
 
-static float *pack_space(size_t floats)
+static float *pack_space(int slot, size_t floats)
 {
     pthread_once(&pack_once, pack_key_make);
     pack_buf *b = pthread_getspecific(pack_key);
@@ -140,17 +142,19 @@ static float *pack_space(size_t floats)
             return NULL;
         }
     }
-    if (b->cap < floats) {
-        free(b->p);
-        b->p = NULL;
-        b->cap = 0;
+    if (b->cap[slot] < floats) {
+        free(b->p[slot]);
+        b->p[slot] = NULL;
+        b->cap[slot] = 0;
         void *p = NULL;
         if (posix_memalign(&p, 64, floats * sizeof(float)))
             return NULL;
-        b->p = p;
-        b->cap = floats;
+        b->p[slot] = p;
+        b->cap[slot] = floats;
     }
-    return b->p;
+    if (!b->p[slot])
+        abort(); /* no memory for a few MB of scratch: nothing sensible to return */
+    return b->p[slot];
 }
 
 typedef struct nt_job {
@@ -162,20 +166,51 @@ typedef struct nt_job {
     int panels, group, n_groups, chunk, n_chunks;
 } nt_job;
 
-/* Pack task q: panel q of A. */
+/* r[c] = column c of the 16 x 16 block whose rows are r[0..15] (in place). */
+static inline AVX512 void transpose16(__m512 r[16])
+{
+    __m512 t[16], u[16];
+    for (int i = 0; i < 8; i++) {
+        t[2 * i] = _mm512_unpacklo_ps(r[2 * i], r[2 * i + 1]);
+        t[2 * i + 1] = _mm512_unpackhi_ps(r[2 * i], r[2 * i + 1]);
+    }
+    /* u[4g + j], 128-bit lane L: element 4L + j of rows 4g .. 4g + 3 */
+    for (int g = 0; g < 4; g++) {
+        u[4 * g] = _mm512_shuffle_ps(t[4 * g], t[4 * g + 2], 0x44);
+        u[4 * g + 1] = _mm512_shuffle_ps(t[4 * g], t[4 * g + 2], 0xEE);
+        u[4 * g + 2] = _mm512_shuffle_ps(t[4 * g + 1], t[4 * g + 3], 0x44);
+        u[4 * g + 3] = _mm512_shuffle_ps(t[4 * g + 1], t[4 * g + 3], 0xEE);
+    }
+    for (int j = 0; j < 4; j++) {
+        const __m512 a = _mm512_shuffle_f32x4(u[j], u[4 + j], 0x88), b = _mm512_shuffle_f32x4(u[j], u[4 + j], 0xDD);
+        const __m512 c = _mm512_shuffle_f32x4(u[8 + j], u[12 + j], 0x88);
+        const __m512 d = _mm512_shuffle_f32x4(u[8 + j], u[12 + j], 0xDD);
+        r[j] = _mm512_shuffle_f32x4(a, c, 0x88);
+        r[8 + j] = _mm512_shuffle_f32x4(a, c, 0xDD);
+        r[4 + j] = _mm512_shuffle_f32x4(b, d, 0x88);
+        r[12 + j] = _mm512_shuffle_f32x4(b, d, 0xDD);
+    }
+}
+
+/* Pack task q: panel q of A, 16 x 16 blocks at a time through registers. */
 static AVX512 void nt_pack(void *arg, int q)
 {
     const nt_job *j = arg;
     float *dst = j->xp + (size_t)q * j->k * PW;
     const int r0 = q * PW, rows = j->m - r0 < PW ? j->m - r0 : PW;
-    for (int r = 0; r < rows; r++) {
-        const float *src = j->a + (size_t)(r0 + r) * j->lda;
-        for (int p = 0; p < j->k; p++)
-            dst[(size_t)p * PW + r] = src[p];
+    for (int rb = 0; rb < PW; rb += 16) {
+        for (int p0 = 0; p0 < j->k; p0 += 16) {
+            const int np = j->k - p0 < 16 ? j->k - p0 : 16;
+            const __mmask16 mk = tail_mask(np);
+            __m512 r[16];
+            for (int i = 0; i < 16; i++)
+                r[i] = rb + i < rows ? _mm512_maskz_loadu_ps(mk, j->a + (size_t)(r0 + rb + i) * j->lda + p0)
+                                     : _mm512_setzero_ps();
+            transpose16(r);
+            for (int c = 0; c < np; c++)
+                _mm512_store_ps(dst + (size_t)(p0 + c) * PW + rb, r[c]);
+        }
     }
-    if (rows < PW)
-        for (int p = 0; p < j->k; p++)
-            memset(dst + (size_t)p * PW + rows, 0, (size_t)(PW - rows) * sizeof(float));
 }
 
 /* Compute task: one group of panels (rows of C) times one chunk of B's rows (columns of C). */
@@ -186,25 +221,30 @@ static AVX512 void nt_task(void *arg, int task)
     const int q0 = g * j->group, q1 = q0 + j->group < j->panels ? q0 + j->group : j->panels;
     const int n0 = ch * j->chunk, n1 = n0 + j->chunk < j->n ? n0 + j->chunk : j->n;
     float t[MR * PW] __attribute__((aligned(64)));
+    const __m512 alpha = _mm512_set1_ps(j->alpha), beta = _mm512_set1_ps(j->beta);
     for (int nb = n0; nb < n1; nb += MR) {
         const float *w[MR];
         six_rows(j->b, (size_t)j->ldb, nb, j->n, w);
         const int ncol = n1 - nb < MR ? n1 - nb : MR;
-        float bias[MR] = {0};
-        if (j->bias)
-            memcpy(bias, j->bias + nb, (size_t)ncol * sizeof(float));
+        const __mmask16 cm = (__mmask16)((1u << ncol) - 1);
+        const __m512 bias = j->bias ? _mm512_maskz_loadu_ps(cm, j->bias + nb) : _mm512_setzero_ps();
         for (int q = q0; q < q1; q++) {
             const int r0 = q * PW, rows = j->m - r0 < PW ? j->m - r0 : PW;
             kernel((rows + 15) / 16, j->k, w, j->xp + (size_t)q * j->k * PW, PW, 0xFFFF, t);
-            /* t[i][r] is C[r0 + r][nb + i] */
-            for (int r = 0; r < rows; r++) {
-                float *cr = j->c + (size_t)(r0 + r) * j->ldc + nb;
-                if (j->beta == 0.0f)
-                    for (int i = 0; i < ncol; i++)
-                        cr[i] = j->alpha * t[i * PW + r] + bias[i];
-                else
-                    for (int i = 0; i < ncol; i++)
-                        cr[i] = j->alpha * t[i * PW + r] + j->beta * cr[i] + bias[i];
+            /* t[i][r] is C[r0 + r][nb + i]: transposed 16 rows at a time */
+            for (int rb = 0; rb < rows; rb += 16) {
+                __m512 r[16];
+                for (int i = 0; i < 16; i++)
+                    r[i] = i < MR ? _mm512_load_ps(t + i * PW + rb) : _mm512_setzero_ps();
+                transpose16(r);
+                const int nr = rows - rb < 16 ? rows - rb : 16;
+                for (int c = 0; c < nr; c++) {
+                    float *cr = j->c + (size_t)(r0 + rb + c) * j->ldc + nb;
+                    __m512 v = j->alpha == 1.0f ? r[c] : _mm512_mul_ps(alpha, r[c]);
+                    if (j->beta != 0.0f)
+                        v = _mm512_fmadd_ps(beta, _mm512_maskz_loadu_ps(cm, cr), v);
+                    _mm512_mask_storeu_ps(cr, cm, _mm512_add_ps(v, bias));
+                }
             }
         }
     }
@@ -219,17 +259,26 @@ typedef struct nn_job {
     int mrows, n_mgroups;
 } nn_job;
 
-/* Rows m0 .. m1 - 1 of C, columns c0 .. c0 + 63 (or fewer at the end), C = alpha A B + beta C. */
+/* Rows m0 .. m1 - 1 of C, columns c0 .. c0 + 63 (or fewer at the end), C = alpha A B + beta C.
+ * The column panel of B is copied first into contiguous [k][64] rows: read in place, every step of
+ * the reduction would touch another row of B, and so another page when B is wide. */
 static AVX512 void nn_block(const nn_job *j, int m0, int m1, int c0)
 {
     const int cols = j->n - c0 < PW ? j->n - c0 : PW, nv = (cols + 15) / 16;
     const __mmask16 last = tail_mask(cols);
+    float *bp = j->k > 0 ? pack_space(1, (size_t)j->k * PW) : NULL;
+    for (int p = 0; p < j->k; p++) {
+        const float *src = j->b + (size_t)p * j->ldb + c0;
+        for (int v = 0; v < nv; v++)
+            _mm512_store_ps(bp + (size_t)p * PW + 16 * v,
+                            _mm512_maskz_loadu_ps(v == nv - 1 ? last : (__mmask16)0xFFFF, src + 16 * v));
+    }
     float t[MR * PW] __attribute__((aligned(64)));
     const __m512 alpha = _mm512_set1_ps(j->alpha), beta = _mm512_set1_ps(j->beta);
     for (int mb = m0; mb < m1; mb += MR) {
         const float *a[MR];
         six_rows(j->a, (size_t)j->lda, mb, j->m, a);
-        kernel(nv, j->k, a, j->b + c0, (size_t)j->ldb, last, t);
+        kernel(nv, j->k, a, bp, PW, 0xFFFF, t);
         const int rows = m1 - mb < MR ? m1 - mb : MR;
         for (int i = 0; i < rows; i++) {
             float *cr = j->c + (size_t)(mb + i) * j->ldc + c0;
@@ -263,9 +312,7 @@ void gemm_nt(int m, int n, int k, float alpha, const float *a, int lda, const fl
     nt_job j = {.m = m, .n = n, .k = k, .alpha = alpha, .beta = beta, .a = a, .b = b, .bias = bias, .lda = lda,
                 .ldb = ldb, .ldc = ldc, .c = c};
     j.panels = (m + PW - 1) / PW;
-    j.xp = k > 0 ? pack_space((size_t)j.panels * k * PW) : NULL;
-    if (k > 0 && !j.xp)
-        abort(); /* no memory for a few MB of scratch: nothing sensible to return */
+    j.xp = k > 0 ? pack_space(0, (size_t)j.panels * k * PW) : NULL;
     pool_run(j.panels, nt_pack, &j);
     /* a group of panels small enough to stay in the core's L2 (~512 KB) while B's rows stream */
     const size_t panel_bytes = (size_t)(k > 0 ? k : 1) * PW * sizeof(float);
@@ -284,7 +331,7 @@ void gemm_nn(int m, int n, int k, float alpha, const float *a, int lda, const fl
         return;
     nn_job j = {.m = m, .n = n, .k = k, .alpha = alpha, .beta = beta, .a = a, .b = b, .lda = lda, .ldb = ldb,
                 .ldc = ldc, .c = c};
-    j.mrows = 16 * MR;
+    j.mrows = 32 * MR;
     j.n_mgroups = (m + j.mrows - 1) / j.mrows;
     pool_run(j.n_mgroups * ((n + PW - 1) / PW), nn_task, &j);
 }

@@ -1,6 +1,7 @@
 #include "pool.h"
 
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -71,8 +72,11 @@ static void *worker(void *unused)
             for (int i = 0; gen == seen; i++) {
                 cpu_relax();
                 gen = (uint32_t)(atomic_load(&P.claim) >> 32);
-                if ((i & 255) == 255 && now_ns() > until)
-                    break;
+                if ((i & 255) == 255) {
+                    if (now_ns() > until)
+                        break;
+                    sched_yield(); /* cheap when nothing else wants this core */
+                }
             }
         }
         if (gen == seen) {
@@ -145,7 +149,14 @@ void pool_run(int n_tasks, pool_fn fn, void *arg)
         pthread_mutex_unlock(&P.lock);
     }
     work(gen);
-    while (atomic_load(&P.done) < n_tasks)
-        cpu_relax();
+    /* What is left is a task a worker is running. When that worker has lost its core to another
+     * process, spinning here would hold this core from it (or from whoever took it): after a few
+     * microseconds, give the core up between checks. */
+    for (int i = 0; atomic_load(&P.done) < n_tasks; i++) {
+        if (i < 4096)
+            cpu_relax();
+        else
+            sched_yield();
+    }
     pthread_mutex_unlock(&P.run_lock);
 }
