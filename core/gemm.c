@@ -266,7 +266,7 @@ static AVX512 void nn_block(const nn_job *j, int m0, int m1, int c0)
 {
     const int cols = j->n - c0 < PW ? j->n - c0 : PW, nv = (cols + 15) / 16;
     const __mmask16 last = tail_mask(cols);
-    float *bp = j->k > 0 ? pack_space(1, (size_t)j->k * PW) : NULL;
+    float *bp = pack_space(1, (size_t)(j->k > 0 ? j->k : 1) * PW);
     for (int p = 0; p < j->k; p++) {
         const float *src = j->b + (size_t)p * j->ldb + c0;
         for (int v = 0; v < nv; v++)
@@ -312,7 +312,8 @@ void gemm_nt(int m, int n, int k, float alpha, const float *a, int lda, const fl
     nt_job j = {.m = m, .n = n, .k = k, .alpha = alpha, .beta = beta, .a = a, .b = b, .bias = bias, .lda = lda,
                 .ldb = ldb, .ldc = ldc, .c = c};
     j.panels = (m + PW - 1) / PW;
-    j.xp = k > 0 ? pack_space(0, (size_t)j.panels * k * PW) : NULL;
+    /* k == 0 still gets a (small) buffer: panel addresses are computed from it */
+    j.xp = pack_space(0, (size_t)j.panels * (k > 0 ? k : 1) * PW);
     pool_run(j.panels, nt_pack, &j);
     /* a group of panels small enough to stay in the core's L2 (~512 KB) while B's rows stream */
     const size_t panel_bytes = (size_t)(k > 0 ? k : 1) * PW * sizeof(float);

@@ -28,7 +28,7 @@ static struct {
     atomic_int sleeping;
     pool_fn fn;
     void *arg;
-    int n;
+    atomic_int n; /* read before a claim, possibly a stale one: atomic */
     int workers;
 } P = {.run_lock = PTHREAD_MUTEX_INITIALIZER, .lock = PTHREAD_MUTEX_INITIALIZER, .wake = PTHREAD_COND_INITIALIZER};
 
@@ -51,7 +51,7 @@ static void work(uint32_t gen)
 {
     uint64_t c = atomic_load(&P.claim);
     for (;;) {
-        if ((uint32_t)(c >> 32) != gen || (int)(uint32_t)c >= P.n)
+        if ((uint32_t)(c >> 32) != gen || (int)(uint32_t)c >= atomic_load_explicit(&P.n, memory_order_relaxed))
             return;
         if (!atomic_compare_exchange_weak(&P.claim, &c, c + 1))
             continue;
@@ -139,7 +139,7 @@ void pool_run(int n_tasks, pool_fn fn, void *arg)
     grow(n);
     P.fn = fn;
     P.arg = arg;
-    P.n = n_tasks;
+    atomic_store_explicit(&P.n, n_tasks, memory_order_relaxed);
     atomic_store(&P.done, 0);
     const uint32_t gen = (uint32_t)(atomic_load(&P.claim) >> 32) + 1;
     atomic_store(&P.claim, (uint64_t)gen << 32);
