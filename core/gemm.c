@@ -37,6 +37,8 @@ bool gemm_ok(void)
  * loads under mask `last` (columns past the end of b are neither read nor used). */
 #define MR 6
 #define PW 64
+/* columns of C per gemm_nt task: 8 micro-kernel blocks, 3 vectors */
+#define NT_CHUNK 48
 
 #define UNROLL _Pragma("GCC unroll 16")
 #define KERNEL(NV)                                                                                                   \
@@ -163,11 +165,11 @@ typedef struct nt_job {
     const float *a, *b, *bias;
     int lda, ldb, ldc;
     float *c, *xp;
-    int panels, group, n_groups, chunk, n_chunks;
+    int panels, group, n_groups, n_chunks;
 } nt_job;
 
 /* r[c] = column c of the 16 x 16 block whose rows are r[0..15] (in place). */
-static inline AVX512 void transpose16(__m512 r[16])
+static inline __attribute__((always_inline)) AVX512 void transpose16(__m512 r[16])
 {
     __m512 t[16], u[16];
     for (int i = 0; i < 8; i++) {
@@ -213,33 +215,41 @@ static AVX512 void nt_pack(void *arg, int q)
     }
 }
 
-/* Compute task: one group of panels (rows of C) times one chunk of B's rows (columns of C). */
+/* Compute task: one group of panels (rows of C) times one chunk of 48 rows of B (columns of C).
+ * The micro-kernel's tiles come out transposed (t[i][r] = C[r][nb + i]); they are collected into
+ * st[48][64] (C's chunk transposed) and written back 16 x 16 blocks at a time through registers,
+ * so C only sees whole aligned vector stores. */
 static AVX512 void nt_task(void *arg, int task)
 {
     const nt_job *j = arg;
     const int g = task % j->n_groups, ch = task / j->n_groups;
     const int q0 = g * j->group, q1 = q0 + j->group < j->panels ? q0 + j->group : j->panels;
-    const int n0 = ch * j->chunk, n1 = n0 + j->chunk < j->n ? n0 + j->chunk : j->n;
+    const int n0 = ch * NT_CHUNK, n1 = n0 + NT_CHUNK < j->n ? n0 + NT_CHUNK : j->n;
     float t[MR * PW] __attribute__((aligned(64)));
+    float st[NT_CHUNK * PW] __attribute__((aligned(64)));
     const __m512 alpha = _mm512_set1_ps(j->alpha), beta = _mm512_set1_ps(j->beta);
-    for (int nb = n0; nb < n1; nb += MR) {
-        const float *w[MR];
-        six_rows(j->b, (size_t)j->ldb, nb, j->n, w);
-        const int ncol = n1 - nb < MR ? n1 - nb : MR;
-        const __mmask16 cm = (__mmask16)((1u << ncol) - 1);
-        const __m512 bias = j->bias ? _mm512_maskz_loadu_ps(cm, j->bias + nb) : _mm512_setzero_ps();
-        for (int q = q0; q < q1; q++) {
-            const int r0 = q * PW, rows = j->m - r0 < PW ? j->m - r0 : PW;
-            kernel((rows + 15) / 16, j->k, w, j->xp + (size_t)q * j->k * PW, PW, 0xFFFF, t);
-            /* t[i][r] is C[r0 + r][nb + i]: transposed 16 rows at a time */
+    for (int q = q0; q < q1; q++) {
+        const int r0 = q * PW, rows = j->m - r0 < PW ? j->m - r0 : PW, nv = (rows + 15) / 16;
+        for (int nb = n0; nb < n1; nb += MR) {
+            const float *w[MR];
+            six_rows(j->b, (size_t)j->ldb, nb, j->n, w);
+            kernel(nv, j->k, w, j->xp + (size_t)q * j->k * PW, PW, 0xFFFF, t);
+            for (int i = 0; i < MR; i++)
+                for (int v = 0; v < nv; v++)
+                    _mm512_store_ps(st + (size_t)(nb - n0 + i) * PW + 16 * v, _mm512_load_ps(t + i * PW + 16 * v));
+        }
+        for (int cb = n0; cb < n1; cb += 16) {
+            const int ncol = n1 - cb < 16 ? n1 - cb : 16;
+            const __mmask16 cm = tail_mask(ncol);
+            const __m512 bias = j->bias ? _mm512_maskz_loadu_ps(cm, j->bias + cb) : _mm512_setzero_ps();
             for (int rb = 0; rb < rows; rb += 16) {
                 __m512 r[16];
                 for (int i = 0; i < 16; i++)
-                    r[i] = i < MR ? _mm512_load_ps(t + i * PW + rb) : _mm512_setzero_ps();
+                    r[i] = _mm512_load_ps(st + (size_t)(cb - n0 + i) * PW + rb);
                 transpose16(r);
                 const int nr = rows - rb < 16 ? rows - rb : 16;
                 for (int c = 0; c < nr; c++) {
-                    float *cr = j->c + (size_t)(r0 + rb + c) * j->ldc + nb;
+                    float *cr = j->c + (size_t)(r0 + rb + c) * j->ldc + cb;
                     __m512 v = j->alpha == 1.0f ? r[c] : _mm512_mul_ps(alpha, r[c]);
                     if (j->beta != 0.0f)
                         v = _mm512_fmadd_ps(beta, _mm512_maskz_loadu_ps(cm, cr), v);
@@ -368,8 +378,7 @@ void gemm_nt(int m, int n, int k, float alpha, const float *a, int lda, const fl
     j.group = (int)(((size_t)512 << 10) / panel_bytes);
     j.group = j.group < 1 ? 1 : j.group > j.panels ? j.panels : j.group;
     j.n_groups = (j.panels + j.group - 1) / j.group;
-    j.chunk = 8 * MR;
-    j.n_chunks = (n + j.chunk - 1) / j.chunk;
+    j.n_chunks = (n + NT_CHUNK - 1) / NT_CHUNK;
     pool_run(j.n_groups * j.n_chunks, nt_task, &j);
 }
 
