@@ -39,6 +39,14 @@ bool gemm_ok(void)
 #define PW 64
 /* columns of C per gemm_nt task: 8 micro-kernel blocks, 3 vectors */
 #define NT_CHUNK 48
+/* panels of A per gemm_nt task */
+#define NT_GROUP 2
+/* rows of A per gemm_nn task */
+#define NN_ROWS (64 * MR)
+/* the reduction is cut into slices of this many steps (a packed slice of 64 columns is 256 KB):
+ * hidden-size reductions run whole, intermediate-size ones in three (measured: 256 and 384 were
+ * slower at 128 rows, no slicing halved the rate at 1024 rows) */
+#define KC 1024
 
 #define UNROLL _Pragma("GCC unroll 16")
 #define KERNEL(NV)                                                                                                   \
@@ -230,13 +238,20 @@ static AVX512 void nt_task(void *arg, int task)
     const __m512 alpha = _mm512_set1_ps(j->alpha), beta = _mm512_set1_ps(j->beta);
     for (int q = q0; q < q1; q++) {
         const int r0 = q * PW, rows = j->m - r0 < PW ? j->m - r0 : PW, nv = (rows + 15) / 16;
-        for (int nb = n0; nb < n1; nb += MR) {
-            const float *w[MR];
-            six_rows(j->b, (size_t)j->ldb, nb, j->n, w);
-            kernel(nv, j->k, w, j->xp + (size_t)q * j->k * PW, PW, 0xFFFF, t);
-            for (int i = 0; i < MR; i++)
-                for (int v = 0; v < nv; v++)
-                    _mm512_store_ps(st + (size_t)(nb - n0 + i) * PW + 16 * v, _mm512_load_ps(t + i * PW + 16 * v));
+        /* the reduction in slices of KC, so that the panel's slice stays in L2 across the 8 blocks */
+        for (int k0 = 0; k0 < j->k || k0 == 0; k0 += KC) {
+            const int kc = j->k - k0 < KC ? j->k - k0 : KC;
+            for (int nb = n0; nb < n1; nb += MR) {
+                const float *w[MR];
+                six_rows(j->b + k0, (size_t)j->ldb, nb, j->n, w);
+                kernel(nv, kc, w, j->xp + ((size_t)q * j->k + k0) * PW, PW, 0xFFFF, t);
+                for (int i = 0; i < MR; i++)
+                    for (int v = 0; v < nv; v++) {
+                        float *d = st + (size_t)(nb - n0 + i) * PW + 16 * v;
+                        const __m512 x = _mm512_load_ps(t + i * PW + 16 * v);
+                        _mm512_store_ps(d, k0 == 0 ? x : _mm512_add_ps(_mm512_load_ps(d), x));
+                    }
+            }
         }
         for (int cb = n0; cb < n1; cb += 16) {
             const int ncol = n1 - cb < 16 ? n1 - cb : 16;
@@ -320,30 +335,36 @@ static AVX512 void nn_block(const nn_job *j, int m0, int m1, int c0)
 {
     const int cols = j->n - c0 < PW ? j->n - c0 : PW, nv = (cols + 15) / 16;
     const __mmask16 last = tail_mask(cols);
-    float *bp = pack_space(1, (size_t)(j->k > 0 ? j->k : 1) * PW);
-    for (int p = 0; p < j->k; p++) {
-        const float *src = j->b + (size_t)p * j->ldb + c0;
-        for (int v = 0; v < nv; v++)
-            _mm512_store_ps(bp + (size_t)p * PW + 16 * v,
-                            _mm512_maskz_loadu_ps(v == nv - 1 ? last : (__mmask16)0xFFFF, src + 16 * v));
-    }
+    float *bp = pack_space(1, (size_t)KC * PW);
     float t[MR * PW] __attribute__((aligned(64)));
     const __m512 alpha = _mm512_set1_ps(j->alpha), beta = _mm512_set1_ps(j->beta);
-    for (int mb = m0; mb < m1; mb += MR) {
-        const float *a[MR];
-        six_rows(j->a, (size_t)j->lda, mb, j->m, a);
-        kernel(nv, j->k, a, bp, PW, 0xFFFF, t);
-        const int rows = m1 - mb < MR ? m1 - mb : MR;
-        for (int i = 0; i < rows; i++) {
-            float *cr = j->c + (size_t)(mb + i) * j->ldc + c0;
-            for (int v = 0; v < nv; v++) {
-                const __mmask16 mk = v == nv - 1 ? last : (__mmask16)0xFFFF;
-                __m512 r = _mm512_load_ps(t + i * PW + 16 * v);
-                if (j->alpha != 1.0f)
-                    r = _mm512_mul_ps(alpha, r);
-                if (j->beta != 0.0f)
-                    r = _mm512_fmadd_ps(beta, _mm512_maskz_loadu_ps(mk, cr + 16 * v), r);
-                _mm512_mask_storeu_ps(cr + 16 * v, mk, r);
+    /* the reduction in slices of KC: the packed slice stays in L2 while the rows of A pass */
+    for (int k0 = 0; k0 < j->k || k0 == 0; k0 += KC) {
+        const int kc = j->k - k0 < KC ? j->k - k0 : KC;
+        for (int p = 0; p < kc; p++) {
+            const float *src = j->b + (size_t)(k0 + p) * j->ldb + c0;
+            for (int v = 0; v < nv; v++)
+                _mm512_store_ps(bp + (size_t)p * PW + 16 * v,
+                                _mm512_maskz_loadu_ps(v == nv - 1 ? last : (__mmask16)0xFFFF, src + 16 * v));
+        }
+        for (int mb = m0; mb < m1; mb += MR) {
+            const float *a[MR];
+            six_rows(j->a + k0, (size_t)j->lda, mb, j->m, a);
+            kernel(nv, kc, a, bp, PW, 0xFFFF, t);
+            const int rows = m1 - mb < MR ? m1 - mb : MR;
+            for (int i = 0; i < rows; i++) {
+                float *cr = j->c + (size_t)(mb + i) * j->ldc + c0;
+                for (int v = 0; v < nv; v++) {
+                    const __mmask16 mk = v == nv - 1 ? last : (__mmask16)0xFFFF;
+                    __m512 r = _mm512_load_ps(t + i * PW + 16 * v);
+                    if (j->alpha != 1.0f)
+                        r = _mm512_mul_ps(alpha, r);
+                    if (k0 > 0)
+                        r = _mm512_add_ps(_mm512_maskz_loadu_ps(mk, cr + 16 * v), r);
+                    else if (j->beta != 0.0f)
+                        r = _mm512_fmadd_ps(beta, _mm512_maskz_loadu_ps(mk, cr + 16 * v), r);
+                    _mm512_mask_storeu_ps(cr + 16 * v, mk, r);
+                }
             }
         }
     }
@@ -373,10 +394,7 @@ void gemm_nt(int m, int n, int k, float alpha, const float *a, int lda, const fl
     /* k == 0 still gets a (small) buffer: panel addresses are computed from it */
     j.xp = pack_space(0, (size_t)j.panels * (k > 0 ? k : 1) * PW);
     pool_run(j.panels, nt_pack, &j);
-    /* a group of panels small enough to stay in the core's L2 (~512 KB) while B's rows stream */
-    const size_t panel_bytes = (size_t)(k > 0 ? k : 1) * PW * sizeof(float);
-    j.group = (int)(((size_t)512 << 10) / panel_bytes);
-    j.group = j.group < 1 ? 1 : j.group > j.panels ? j.panels : j.group;
+    j.group = NT_GROUP < j.panels ? NT_GROUP : j.panels;
     j.n_groups = (j.panels + j.group - 1) / j.group;
     j.n_chunks = (n + NT_CHUNK - 1) / NT_CHUNK;
     pool_run(j.n_groups * j.n_chunks, nt_task, &j);
@@ -389,7 +407,7 @@ void gemm_nn(int m, int n, int k, float alpha, const float *a, int lda, const fl
         return;
     nn_job j = {.m = m, .n = n, .k = k, .alpha = alpha, .beta = beta, .a = a, .b = b, .lda = lda, .ldb = ldb,
                 .ldc = ldc, .c = c};
-    j.mrows = 32 * MR;
+    j.mrows = NN_ROWS;
     j.n_mgroups = (m + j.mrows - 1) / j.mrows;
     pool_run(j.n_mgroups * ((n + PW - 1) / PW), nn_task, &j);
 }
