@@ -118,21 +118,21 @@ static __mmask16 tail_mask(int cols)
 }
 
 /* Per-thread scratch, kept at its largest: slot 0 holds the packed activations of gemm_nt (panel q
- * = rows 64q .. 64q + 63 of A transposed, [k][64], zero past the last row), slot 1 the packed
- * column panel of B in gemm_nn. */
+ * = rows 64q .. 64q + 63 of A transposed, [k][64], zero past the last row), slot 1 a packed slice of
+ * a column panel of B in gemm_nn, slot 2 all of B packed by gemm_nn's caller. */
 static pthread_key_t pack_key;
 static pthread_once_t pack_once = PTHREAD_ONCE_INIT;
 
 typedef struct pack_buf {
-    float *p[2];
-    size_t cap[2];
+    float *p[3];
+    size_t cap[3];
 } pack_buf;
 
 static void pack_free(void *v)
 {
     pack_buf *b = v;
-    free(b->p[0]);
-    free(b->p[1]);
+    for (int i = 0; i < 3; i++)
+        free(b->p[i]);
     free(b);
 }
 
@@ -326,6 +326,7 @@ typedef struct nn_job {
     int lda, ldb, ldc;
     float *c;
     int mrows, n_mgroups;
+    float *bp; /* gemm_nn: all of B packed, panel c at bp + c * k * 64, [k][64]; NULL: pack per block */
 } nn_job;
 
 /* Rows m0 .. m1 - 1 of C, columns c0 .. c0 + 63 (or fewer at the end), C = alpha A B + beta C.
@@ -335,13 +336,15 @@ static AVX512 void nn_block(const nn_job *j, int m0, int m1, int c0)
 {
     const int cols = j->n - c0 < PW ? j->n - c0 : PW, nv = (cols + 15) / 16;
     const __mmask16 last = tail_mask(cols);
-    float *bp = pack_space(1, (size_t)KC * PW);
+    float *bp = j->bp ? NULL : pack_space(1, (size_t)KC * PW);
     float t[MR * PW] __attribute__((aligned(64)));
     const __m512 alpha = _mm512_set1_ps(j->alpha), beta = _mm512_set1_ps(j->beta);
     /* the reduction in slices of KC: the packed slice stays in L2 while the rows of A pass */
     for (int k0 = 0; k0 < j->k || k0 == 0; k0 += KC) {
         const int kc = j->k - k0 < KC ? j->k - k0 : KC;
-        for (int p = 0; p < kc; p++) {
+        if (j->bp)
+            bp = j->bp + ((size_t)(c0 / PW) * j->k + k0) * PW;
+        for (int p = 0; p < kc && !j->bp; p++) {
             const float *src = j->b + (size_t)(k0 + p) * j->ldb + c0;
             for (int v = 0; v < nv; v++)
                 _mm512_store_ps(bp + (size_t)p * PW + 16 * v,
@@ -365,6 +368,25 @@ static AVX512 void nn_block(const nn_job *j, int m0, int m1, int c0)
                         r = _mm512_fmadd_ps(beta, _mm512_maskz_loadu_ps(mk, cr + 16 * v), r);
                     _mm512_mask_storeu_ps(cr + 16 * v, mk, r);
                 }
+            }
+        }
+    }
+}
+
+/* Pack task: rows 64t .. 64t + 63 of B, each read once along its length into every panel. */
+static AVX512 void nn_pack(void *arg, int task)
+{
+    const nn_job *j = arg;
+    const int p0 = task * 64, p1 = p0 + 64 < j->k ? p0 + 64 : j->k, panels = (j->n + PW - 1) / PW;
+    for (int p = p0; p < p1; p++) {
+        const float *src = j->b + (size_t)p * j->ldb;
+        for (int c = 0; c < panels; c++) {
+            float *dst = j->bp + ((size_t)c * j->k + p) * PW;
+            const int cols = j->n - c * PW < PW ? j->n - c * PW : PW;
+            for (int v = 0; v < PW / 16; v++) {
+                const int left = cols - 16 * v;
+                const __mmask16 mk = left >= 16 ? (__mmask16)0xFFFF : left > 0 ? tail_mask(left) : 0;
+                _mm512_store_ps(dst + 16 * v, _mm512_maskz_loadu_ps(mk, src + c * PW + 16 * v));
             }
         }
     }
@@ -409,7 +431,14 @@ void gemm_nn(int m, int n, int k, float alpha, const float *a, int lda, const fl
                 .ldc = ldc, .c = c};
     j.mrows = NN_ROWS;
     j.n_mgroups = (m + j.mrows - 1) / j.mrows;
-    pool_run(j.n_mgroups * ((n + PW - 1) / PW), nn_task, &j);
+    const int panels = (n + PW - 1) / PW;
+    /* With several row groups every panel would be packed once per group, reading B with a stride of
+     * a whole row per step: pack all of B once instead, row by row. */
+    if (j.n_mgroups > 1 && k > 0) {
+        j.bp = pack_space(2, (size_t)panels * k * PW);
+        pool_run((k + 63) / 64, nn_pack, &j);
+    }
+    pool_run(j.n_mgroups * panels, nn_task, &j);
 }
 
 void gemm_nn_serial(int m, int n, int k, const float *a, int lda, const float *b, int ldb, float *c, int ldc)
