@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "gemm.h"
+#include "pool.h"
 
 /* Each elementwise kernel is compiled for baseline x86-64, for AVX2 and for AVX-512, and the
  * dynamic loader picks the widest the CPU has (GCC function multiversioning): the build stays
@@ -108,7 +109,7 @@ void tensor_linear(int m, int n, int k, const float *x, const float *w, const fl
 }
 
 SIMD_CLONES
-void tensor_bias_gelu(int m, int n, float *x, const float *bias, float *pre)
+static void bias_gelu_rows(int m, int n, float *x, const float *bias, float *pre)
 {
     for (int i = 0; i < m; i++) {
         float *row = x + (size_t)i * n;
@@ -131,7 +132,7 @@ void tensor_bias_gelu(int m, int n, float *x, const float *bias, float *pre)
 }
 
 SIMD_CLONES
-void tensor_gelu_backward(size_t count, float *d, const float *pre)
+static void gelu_backward_run(size_t count, float *d, const float *pre)
 {
     /* gelu'(u) = Phi(u) + u phi(u), with Phi the normal CDF and phi its density. */
     const float inv_sqrt_2pi = 0.39894228040143267794f;
@@ -145,8 +146,8 @@ void tensor_gelu_backward(size_t count, float *d, const float *pre)
 }
 
 SIMD_CLONES
-void tensor_add_layernorm(int m, int n, const float *x, const float *bias, const float *res, const float *g,
-                          const float *b, float eps, float *y, float *xhat, float *rstd)
+static void add_layernorm_rows(int m, int n, const float *x, const float *bias, const float *res, const float *g,
+                               const float *b, float eps, float *y, float *xhat, float *rstd)
 {
     for (int i = 0; i < m; i++) {
         const float *xr = x + (size_t)i * n;
@@ -194,8 +195,8 @@ void tensor_add_layernorm(int m, int n, const float *x, const float *bias, const
 }
 
 SIMD_CLONES
-void tensor_layernorm_backward(int m, int n, const float *dy, const float *g, const float *xhat, const float *rstd,
-                               float *dv)
+static void layernorm_backward_rows(int m, int n, const float *dy, const float *g, const float *xhat,
+                                    const float *rstd, float *dv)
 {
     /* dv = rstd (g dy - mean(g dy) - xhat mean(g dy xhat)) */
     for (int i = 0; i < m; i++) {
@@ -214,6 +215,83 @@ void tensor_layernorm_backward(int m, int n, const float *dy, const float *g, co
         for (int j = 0; j < n; j++)
             dvr[j] = rs * (g[j] * dyr[j] - m1 - hr[j] * m2);
     }
+}
+
+/* The row-wise passes above, split into blocks of rows over the pool when they are big enough to
+ * repay the hand-off (a few hundred microseconds of work; below that the caller runs them alone). */
+enum { ROWS_GELU, ROWS_GELU_BACK, ROWS_LN, ROWS_LN_BACK };
+#define ROWS_PAR_MIN (1 << 16) /* elements */
+
+typedef struct rows_job {
+    int kind, m, n, per_task;
+    float *x, *pre, *y, *xhat, *rstd;
+    const float *cx, *bias, *res, *g, *b, *cxhat, *crstd;
+    float eps;
+} rows_job;
+
+static void rows_task(void *arg, int t)
+{
+    const rows_job *j = arg;
+    const int r0 = t * j->per_task, rows = j->m - r0 < j->per_task ? j->m - r0 : j->per_task;
+    const size_t o = (size_t)r0 * j->n;
+    switch (j->kind) {
+    case ROWS_GELU:
+        bias_gelu_rows(rows, j->n, j->x + o, j->bias, j->pre ? j->pre + o : NULL);
+        break;
+    case ROWS_GELU_BACK:
+        gelu_backward_run((size_t)rows * j->n, j->x + o, j->cx + o);
+        break;
+    case ROWS_LN:
+        add_layernorm_rows(rows, j->n, j->cx + o, j->bias, j->res ? j->res + o : NULL, j->g, j->b, j->eps, j->y + o,
+                           j->xhat ? j->xhat + o : NULL, j->rstd ? j->rstd + r0 : NULL);
+        break;
+    default:
+        layernorm_backward_rows(rows, j->n, j->cx + o, j->g, j->cxhat + o, j->crstd + r0, j->y + o);
+        break;
+    }
+}
+
+static void rows_run(rows_job *j)
+{
+    const int threads = pool_threads();
+    if (threads == 1 || (size_t)j->m * j->n < ROWS_PAR_MIN) {
+        j->per_task = j->m;
+        rows_task(j, 0);
+        return;
+    }
+    j->per_task = (j->m + 2 * threads - 1) / (2 * threads);
+    pool_run((j->m + j->per_task - 1) / j->per_task, rows_task, j);
+}
+
+void tensor_bias_gelu(int m, int n, float *x, const float *bias, float *pre)
+{
+    if (m > 0)
+        rows_run(&(rows_job){.kind = ROWS_GELU, .m = m, .n = n, .x = x, .bias = bias, .pre = pre});
+}
+
+void tensor_gelu_backward(size_t count, float *d, const float *pre)
+{
+    /* as rows of 1024 elements, and the tail alone */
+    const size_t rows = count / 1024;
+    if (rows > 0)
+        rows_run(&(rows_job){.kind = ROWS_GELU_BACK, .m = (int)rows, .n = 1024, .x = d, .cx = pre});
+    gelu_backward_run(count - rows * 1024, d + rows * 1024, pre + rows * 1024);
+}
+
+void tensor_add_layernorm(int m, int n, const float *x, const float *bias, const float *res, const float *g,
+                          const float *b, float eps, float *y, float *xhat, float *rstd)
+{
+    if (m > 0)
+        rows_run(&(rows_job){.kind = ROWS_LN, .m = m, .n = n, .cx = x, .bias = bias, .res = res, .g = g, .b = b,
+                             .eps = eps, .y = y, .xhat = xhat, .rstd = rstd});
+}
+
+void tensor_layernorm_backward(int m, int n, const float *dy, const float *g, const float *xhat, const float *rstd,
+                               float *dv)
+{
+    if (m > 0)
+        rows_run(&(rows_job){.kind = ROWS_LN_BACK, .m = m, .n = n, .cx = dy, .g = g, .cxhat = xhat, .crstd = rstd,
+                             .y = dv});
 }
 
 SIMD_CLONES

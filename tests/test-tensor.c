@@ -222,6 +222,54 @@ static void test_layernorm_matches_naive(void **state)
     free(b);
 }
 
+/* The row passes are split over the pool above 65,536 elements: rows are independent, so the
+ * result must not depend on the thread count, bit for bit; row i is checked against the same
+ * function called on that row alone (the serial path). */
+static void test_row_passes_split_over_threads(void **state)
+{
+    (void)state;
+    rng_state = 17;
+    const int m = 301, n = 300; /* 90,300 elements: split; gelu_backward also has a tail */
+    const size_t mn = (size_t)m * n;
+    float *x = rand_vec(mn, 3), *res = rand_vec(mn, 2), *bias = rand_vec(n, 1), *g = rand_vec(n, 1);
+    float *b = rand_vec(n, 1), *dy = rand_vec(mn, 1);
+    float *out[2][6];
+    for (int run = 0; run < 2; run++) {
+        tensor_set_threads(run == 0 ? 1 : 3);
+        float **o = out[run];
+        for (int i = 0; i < 6; i++)
+            o[i] = malloc(mn * sizeof(float));
+        memcpy(o[0], x, mn * sizeof(float));
+        tensor_bias_gelu(m, n, o[0], bias, o[1]);
+        memcpy(o[2], dy, mn * sizeof(float));
+        tensor_gelu_backward(mn, o[2], x);
+        float *rstd = malloc((size_t)m * sizeof(float));
+        tensor_add_layernorm(m, n, x, bias, res, g, b, 1e-12f, o[3], o[4], rstd);
+        tensor_layernorm_backward(m, n, dy, g, o[4], rstd, o[5]);
+        if (run == 1) {
+            for (int i = 0; i < 6; i++)
+                assert_memory_equal(out[0][i], o[i], mn * sizeof(float));
+            /* one row on its own (below the split threshold) gives the same numbers */
+            float row[300], hrow[300], rs;
+            const int r = 150;
+            tensor_add_layernorm(1, n, x + (size_t)r * n, bias, res + (size_t)r * n, g, b, 1e-12f, row, hrow, &rs);
+            assert_memory_equal(row, o[3] + (size_t)r * n, sizeof row);
+            assert_float_equal(rs, rstd[r], 0);
+        }
+        free(rstd);
+    }
+    tensor_set_threads(2);
+    for (int run = 0; run < 2; run++)
+        for (int i = 0; i < 6; i++)
+            free(out[run][i]);
+    free(x);
+    free(res);
+    free(bias);
+    free(g);
+    free(b);
+    free(dy);
+}
+
 /* L(v) = sum w * layernorm(v); compares d L / d v from the backward with central differences. */
 static void test_layernorm_backward_finite_differences(void **state)
 {
@@ -424,6 +472,7 @@ int main(void)
         cmocka_unit_test(test_gelu_and_exp_match_libm_on_a_grid),
         cmocka_unit_test(test_gelu_backward_finite_differences),
         cmocka_unit_test(test_layernorm_matches_naive),
+        cmocka_unit_test(test_row_passes_split_over_threads),
         cmocka_unit_test(test_layernorm_backward_finite_differences),
         cmocka_unit_test(test_softmax_matches_naive),
         cmocka_unit_test(test_softmax_with_nan_is_defined),
