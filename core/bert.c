@@ -55,6 +55,8 @@ struct bert_ws {
     size_t cap_store;
     saved_layer *saved;
     int cap_saved;
+    int *prompt_tok; /* token index of every prompt vector, ascending */
+    int n_prompt_tok, cap_prompt_tok;
     float *emb_xhat, *emb_rstd;
     float *head_pre, *head_xhat, *head_rstd;
     const bert_model *model; /* the model of the last bert_forward_train, NULL if none */
@@ -74,6 +76,7 @@ void bert_ws_free(bert_ws *ws)
     free(ws->scratch);
     free(ws->store);
     free(ws->saved);
+    free(ws->prompt_tok);
     free(ws);
 }
 
@@ -234,6 +237,12 @@ static int prepare(const bert_model *m, bert_ws *ws, const bert_row *rows, int n
 }
 
 /* The training store: per layer the saved activations, then the embedding and head LayerNorms. */
+static int cmp_int(const void *a, const void *b)
+{
+    const int x = *(const int *)a, y = *(const int *)b;
+    return (x > y) - (x < y);
+}
+
 static int prepare_train(const bert_model *m, bert_ws *ws, const bert_row *rows, pt_err *err)
 {
     const size_t H = (size_t)m->cfg.hidden_size, I = (size_t)m->cfg.intermediate_size;
@@ -255,6 +264,21 @@ static int prepare_train(const bert_model *m, bert_ws *ws, const bert_row *rows,
         ws->saved = s;
         ws->cap_saved = n_layers;
     }
+    int n_prompt = 0;
+    for (int r = 0; r < ws->n_rows; r++)
+        n_prompt += rows[r].n_prompt;
+    if (n_prompt > ws->cap_prompt_tok) {
+        int *t = realloc(ws->prompt_tok, (size_t)n_prompt * sizeof *t);
+        if (!t)
+            return pt_fail(err, PT_ENOMEM, "out of memory for the training state");
+        ws->prompt_tok = t;
+        ws->cap_prompt_tok = n_prompt;
+    }
+    ws->n_prompt_tok = 0;
+    for (int r = 0; r < ws->n_rows; r++)
+        for (int j = 0; j < rows[r].n_prompt; j++)
+            ws->prompt_tok[ws->n_prompt_tok++] = ws->tok_off[r] + rows[r].prompt_pos[j];
+    qsort(ws->prompt_tok, (size_t)ws->n_prompt_tok, sizeof(int), cmp_int);
     float *p = ws->store;
     for (int l = 0; l < n_layers; l++) {
         saved_layer *s = &ws->saved[l];
@@ -490,7 +514,7 @@ static void attention_backward(const bert_model *m, bert_ws *ws, const query_row
  * but the last), g and dx are the same matrix and beta is 1: the three paths are then one GEMM
  * against the stacked weights. */
 static void layer_backward(const bert_model *m, bert_ws *ws, const bert_layer *L, const saved_layer *s,
-                           const query_rows *qr, float *g, float *dx, float beta)
+                           const query_rows *qr, float *g, float *dx, float beta, bool prompt_rows_only)
 {
     const int H = m->cfg.hidden_size, I = m->cfg.intermediate_size, T = ws->n_tokens, nq = qr->total;
     const bool every_token = g == dx;
@@ -503,7 +527,25 @@ static void layer_backward(const bert_model *m, bert_ws *ws, const bert_layer *L
     /* the forward's activations live in s, so ws->qkv and ws->qm are free to hold the gradients */
     if (every_token) {
         attention_backward(m, ws, qr, s, s->qkv, 3 * H, ws->ctx, ws->qkv, ws->qkv);
-        tensor_gemm_nn(T, H, 3 * H, 1.0f, ws->qkv, 3 * H, L->qkv_w, H, 1.0f, dx, H);
+        if (!prompt_rows_only) {
+            tensor_gemm_nn(T, H, 3 * H, 1.0f, ws->qkv, 3 * H, L->qkv_w, H, 1.0f, dx, H);
+        } else {
+            /* The first layer: only the prompt rows of dx are read after it. Their query/key/value
+             * gradients are gathered to the top of ws->qkv (ascending, so in place), multiplied
+             * into ws->ctx (spent) and added to dx. */
+            const int P = ws->n_prompt_tok;
+            for (int i = 0; i < P; i++)
+                if (ws->prompt_tok[i] != i)
+                    memcpy(ws->qkv + (size_t)i * 3 * H, ws->qkv + (size_t)ws->prompt_tok[i] * 3 * H,
+                           3 * (size_t)H * sizeof(float));
+            tensor_gemm_nn(P, H, 3 * H, 1.0f, ws->qkv, 3 * H, L->qkv_w, H, 0.0f, ws->ctx, H);
+            for (int i = 0; i < P; i++) {
+                float *d = dx + (size_t)ws->prompt_tok[i] * H;
+                const float *src = ws->ctx + (size_t)i * H;
+                for (int c = 0; c < H; c++)
+                    d[c] += src[c];
+            }
+        }
     } else {
         attention_backward(m, ws, qr, s, s->qm, H, ws->ctx, ws->qm, ws->qkv);
         tensor_gemm_nn(nq, H, H, 1.0f, ws->qm, H, L->q_w, H, 1.0f, g, H);
@@ -535,7 +577,7 @@ int bert_backward(const bert_model *m, bert_ws *ws, const float *d_logits, float
     tensor_gemm_nn(M, H, H, 1.0f, gh, H, m->head_w, H, 0.0f, ws->xm, H);
 
     /* Last layer over the mask rows; its key/value gradient reaches every token. */
-    layer_backward(m, ws, &m->layers[n_layers - 1], &ws->saved[n_layers - 1], &masks, ws->xm, ws->x, 0.0f);
+    layer_backward(m, ws, &m->layers[n_layers - 1], &ws->saved[n_layers - 1], &masks, ws->xm, ws->x, 0.0f, false);
     for (int i = 0; i < M; i++) {
         float *dst = ws->x + (size_t)ws->mask_tok[i] * H;
         const float *src = ws->xm + (size_t)i * H;
@@ -543,7 +585,7 @@ int bert_backward(const bert_model *m, bert_ws *ws, const float *d_logits, float
             dst[j] += src[j];
     }
     for (int l = n_layers - 2; l >= 0; l--)
-        layer_backward(m, ws, &m->layers[l], &ws->saved[l], &all, ws->x, ws->x, 1.0f);
+        layer_backward(m, ws, &m->layers[l], &ws->saved[l], &all, ws->x, ws->x, 1.0f, l == 0);
 
     /* The prompt vector replaced the word embedding, so its gradient is that of the embedding sum. */
     for (int r = 0; r < ws->n_rows; r++) {
