@@ -275,50 +275,6 @@ static AVX512 void nt_task(void *arg, int task)
     }
 }
 
-/* Few rows of A (the mask rows of the last layer and the MLM head): packing 64-row panels would
- * multiply the arithmetic, and the product is bound by streaming B from memory anyway. Task: rows
- * 64t .. 64t + 63 of B, four at a time, each dotted with (up to) four rows of A in registers. */
-#define SMALL_M 4
-
-static AVX512 void nt_small_task(void *arg, int task)
-{
-    const nt_job *j = arg;
-    const int n0 = task * PW, n1 = n0 + PW < j->n ? n0 + PW : j->n;
-    const float *a[SMALL_M];
-    for (int i = 0; i < SMALL_M; i++)
-        a[i] = j->a + (size_t)(i < j->m ? i : j->m - 1) * j->lda;
-    for (int nb = n0; nb < n1; nb += 4) {
-        const float *w[4];
-        for (int c = 0; c < 4; c++)
-            w[c] = j->b + (size_t)(nb + c < n1 ? nb + c : n1 - 1) * j->ldb;
-        __m512 acc[SMALL_M][4];
-        for (int i = 0; i < SMALL_M; i++)
-            for (int c = 0; c < 4; c++)
-                acc[i][c] = _mm512_setzero_ps();
-        for (int p = 0; p < j->k; p += 16) {
-            const __mmask16 mk = tail_mask(j->k - p < 16 ? j->k - p : 16);
-            __m512 b[4];
-            for (int c = 0; c < 4; c++)
-                b[c] = _mm512_maskz_loadu_ps(mk, w[c] + p);
-            for (int i = 0; i < SMALL_M; i++) {
-                const __m512 x = _mm512_maskz_loadu_ps(mk, a[i] + p);
-                for (int c = 0; c < 4; c++)
-                    acc[i][c] = _mm512_fmadd_ps(x, b[c], acc[i][c]);
-            }
-        }
-        const int ncol = n1 - nb < 4 ? n1 - nb : 4;
-        for (int i = 0; i < j->m; i++) {
-            float *cr = j->c + (size_t)i * j->ldc + nb;
-            for (int c = 0; c < ncol; c++) {
-                float v = j->alpha * _mm512_reduce_add_ps(acc[i][c]);
-                if (j->beta != 0.0f)
-                    v += j->beta * cr[c];
-                cr[c] = v + (j->bias ? j->bias[nb + c] : 0.0f);
-            }
-        }
-    }
-}
-
 typedef struct nn_job {
     int m, n, k;
     float alpha, beta;
@@ -408,10 +364,6 @@ void gemm_nt(int m, int n, int k, float alpha, const float *a, int lda, const fl
         return;
     nt_job j = {.m = m, .n = n, .k = k, .alpha = alpha, .beta = beta, .a = a, .b = b, .bias = bias, .lda = lda,
                 .ldb = ldb, .ldc = ldc, .c = c};
-    if (m <= SMALL_M) {
-        pool_run((n + PW - 1) / PW, nt_small_task, &j);
-        return;
-    }
     j.panels = (m + PW - 1) / PW;
     /* k == 0 still gets a (small) buffer: panel addresses are computed from it */
     j.xp = pack_space(0, (size_t)j.panels * (k > 0 ? k : 1) * PW);

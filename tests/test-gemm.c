@@ -213,6 +213,43 @@ static void test_gemm_threads_bit_identical(void **state)
     tensor_set_threads(2);
 }
 
+/* A row of the product does not depend on the rows it is computed with: row r of A B^T (and of
+ * A B) is bit-identical whether A has 1, 5, 64 or 130 rows, so a text gets the same scores
+ * whatever the daemon merged it with. */
+static void test_gemm_rows_batch_invariant(void **state)
+{
+    (void)state;
+    NEED_GEMM();
+    const int n = 70, k = 1100, counts[] = {1, 5, 64, 130};
+    rng_state = 23;
+    float *a = rand_buf((size_t)130 * k), *b = rand_buf((size_t)n * k), *bias = rand_buf(n);
+    float *bnn = rand_buf((size_t)k * n), *an = rand_buf((size_t)130 * n);
+    float *ref = malloc((size_t)130 * n * sizeof *ref), *got = malloc((size_t)130 * n * sizeof *got);
+    float *refk = malloc((size_t)130 * k * sizeof *refk), *gotk = malloc((size_t)130 * k * sizeof *gotk);
+    gemm_nt(130, n, k, 1.0f, a, k, b, k, 0.0f, ref, n, bias);
+    gemm_nn(130, k, n, 1.0f, an, n, bnn, k, 0.0f, refk, k);
+    for (int c = 0; c < 4; c++) {
+        const int m = counts[c];
+        for (int r0 = 0; r0 + m <= 130; r0 += m > 1 ? 130 - m : 37) {
+            gemm_nt(m, n, k, 1.0f, a + (size_t)r0 * k, k, b, k, 0.0f, got, n, bias);
+            assert_memory_equal(got, ref + (size_t)r0 * n, (size_t)m * n * sizeof *got);
+            gemm_nn(m, k, n, 1.0f, an + (size_t)r0 * n, n, bnn, k, 0.0f, gotk, k);
+            assert_memory_equal(gotk, refk + (size_t)r0 * k, (size_t)m * k * sizeof *gotk);
+            if (m == 130)
+                break;
+        }
+    }
+    free(a);
+    free(b);
+    free(bias);
+    free(bnn);
+    free(an);
+    free(ref);
+    free(got);
+    free(refk);
+    free(gotk);
+}
+
 #define MAX_TASKS 1000
 
 typedef struct counters {
@@ -328,6 +365,7 @@ int main(void)
         cmocka_unit_test(test_gemm_alpha_beta_bias_degenerate),
         cmocka_unit_test(test_tensor_wrappers),
         cmocka_unit_test(test_gemm_threads_bit_identical),
+        cmocka_unit_test(test_gemm_rows_batch_invariant),
         cmocka_unit_test(test_pool_each_task_once),
         cmocka_unit_test(test_pool_nested),
         cmocka_unit_test(test_pool_concurrent_callers),
