@@ -147,7 +147,7 @@ static int validate(const bert_model *m, const bert_row *rows, int n_rows, pt_er
     return 0;
 }
 
-/* Threads for attention heads: at most this many, whatever OpenBLAS says. */
+/* Attention runs on at most this many threads (one scratch slot each). */
 #define MAX_THREADS 16
 
 /* Tokens per FFN chunk in inference: large enough for sgemm to run at full rate. */
@@ -278,7 +278,8 @@ static int prepare_train(const bert_model *m, bert_ws *ws, const bert_row *rows,
     for (int r = 0; r < ws->n_rows; r++)
         for (int j = 0; j < rows[r].n_prompt; j++)
             ws->prompt_tok[ws->n_prompt_tok++] = ws->tok_off[r] + rows[r].prompt_pos[j];
-    qsort(ws->prompt_tok, (size_t)ws->n_prompt_tok, sizeof(int), cmp_int);
+    if (ws->n_prompt_tok > 1)
+        qsort(ws->prompt_tok, (size_t)ws->n_prompt_tok, sizeof(int), cmp_int);
     float *p = ws->store;
     for (int l = 0; l < n_layers; l++) {
         saved_layer *s = &ws->saved[l];

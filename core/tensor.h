@@ -1,10 +1,12 @@
 /* tensor — the dense f32 kernels of the forward and backward passes, on row-major matrices.
  *
- * Products go to OpenBLAS cblas_sgemm; everything else is a fused single pass over each row so a
- * matrix is read and written once: bias + GELU (exact erf form), bias + residual + LayerNorm, and a
- * scaled row softmax. Each has its backward for activation gradients (no weight gradients).
- * Leading dimensions (ld*) are in floats and let callers address one head's columns of a wider
- * matrix. Nothing here allocates or keeps state; every function is safe to call from many threads.
+ * Products go to the engine's own AVX-512 GEMM (gemm.h) when the CPU has it, else to OpenBLAS
+ * cblas_sgemm; everything else is a fused single pass over each row so a matrix is read and written
+ * once: bias + GELU (exact erf form), bias + residual + LayerNorm, and a scaled row softmax. Each has
+ * its backward for activation gradients (no weight gradients). Products and the row passes over
+ * large matrices are spread over the worker threads of pool.h. Leading dimensions (ld*) are in
+ * floats and let callers address one head's columns of a wider matrix. Nothing here keeps state
+ * beyond per-thread packing scratch; every function is safe to call from many threads.
  */
 #ifndef PT_TENSOR_H
 #define PT_TENSOR_H
@@ -53,9 +55,9 @@ void tensor_softmax_backward(int m, int n, float *d, int ldd, const float *p, in
 int tensor_threads(void);
 void tensor_set_threads(int n);
 
-/* One attention head of one input row, entirely in the calling thread. These products (d = 64,
- * a row's own keys) are too small for OpenBLAS's threads to pay off, and each hand-off to them can
- * cost a whole scheduler slice on a busy machine, so callers run heads in parallel instead.
+/* One attention head of one input row, entirely in the calling thread (on the GEMM micro-kernel
+ * when the CPU has AVX-512). These products (d = 64, a row's own keys) are too small to split, so
+ * callers run heads in parallel instead.
  * q [nq, ldq], k and v [L, ldkv] (the head's d columns); p [nq, L] receives the probabilities
  * softmax(scale q k^T); ctx [nq, ldc] receives p v. kt is scratch of d x L floats. */
 void tensor_attention_head(int nq, int L, int d, const float *q, int ldq, const float *k, const float *v, int ldkv,

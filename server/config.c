@@ -25,7 +25,7 @@ static const opt opts[] = {
     {"--db", "PTUNED_DB", OPT_STR, STR(db), 0, 0, "SQLite database file [./ptuned.db]"},
     {"--listen", "PTUNED_LISTEN", OPT_STR, STR(listen), 0, 0, "host:port to serve on, port 0 = any free [127.0.0.1:8080]"},
     {"--workers", "PTUNED_WORKERS", OPT_INT, NUM(workers), 1, 64, "training threads [1]"},
-    {"--threads", "PTUNED_THREADS", OPT_INT, NUM(threads), 0, 1024, "compute threads for OpenBLAS, 0 = its default [0]"},
+    {"--threads", "PTUNED_THREADS", OPT_INT, NUM(threads), 0, 1024, "compute threads, 0 = OPENBLAS_NUM_THREADS or the CPUs [0]"},
     {"--max-body", "PTUNED_MAX_BODY", OPT_SIZE, NUM(max_body), 1024, 1LL << 32, "largest request body, bytes (K, M, G suffixes) [16M]"},
     {"--max-batch-tokens", "PTUNED_MAX_BATCH_TOKENS", OPT_INT, NUM(max_batch_tokens), 64, 1 << 22, "tokens per merged classify forward pass [4096]"},
     {"--max-client-batch", "PTUNED_MAX_CLIENT_BATCH", OPT_INT, NUM(max_client_batch), 1, 100000, "texts per classify request [64]"},
