@@ -14,11 +14,18 @@
  * jobs of one forward pass (a LayerNorm, a GELU) are a few microseconds to a few hundred. */
 #define SPIN_NS 200000
 
-/* The job being run. claim packs (generation << 32 | next task index): a worker that woke late for
- * an earlier job cannot take a task of a later one, because its compare-and-swap names the
- * generation it saw. fn, arg and n are written before the generation is published and are only
- * read after a successful claim, and the caller does not post the next job until every claimed
- * task has been counted in done, so a claimed task always sees its own job. */
+/* The job being run. claim packs (generation << 48 | task count << 24 | next task index), so a
+ * worker decides from one atomic word whether a task is left and takes it with one
+ * compare-and-swap: a worker that woke late for an earlier job cannot take a task of a later one,
+ * because its swap names the generation (and count) it saw. fn and arg are written before the word
+ * of their job is published and are read only after a successful claim, and the caller does not
+ * post the next job until every claimed task has been counted in done, so a claimed task always sees
+ * its own job. (After 65,536 jobs the generation repeats; a swap that then succeeds on a stale word
+ * still claims a real, unclaimed task of the current job, and runs it as such.) */
+#define TASK_BITS 24
+#define TASK_MASK ((1u << TASK_BITS) - 1)
+#define GEN(c) ((uint32_t)((c) >> 48))
+
 static struct {
     pthread_mutex_t run_lock; /* held by the thread whose job is running */
     pthread_mutex_t lock;     /* guards sleeping and the workers' creation */
@@ -28,7 +35,6 @@ static struct {
     atomic_int sleeping;
     pool_fn fn;
     void *arg;
-    atomic_int n; /* read before a claim, possibly a stale one: atomic */
     int workers;
 } P = {.run_lock = PTHREAD_MUTEX_INITIALIZER, .lock = PTHREAD_MUTEX_INITIALIZER, .wake = PTHREAD_COND_INITIALIZER};
 
@@ -51,11 +57,11 @@ static void work(uint32_t gen)
 {
     uint64_t c = atomic_load(&P.claim);
     for (;;) {
-        if ((uint32_t)(c >> 32) != gen || (int)(uint32_t)c >= atomic_load_explicit(&P.n, memory_order_relaxed))
+        if (GEN(c) != gen || (c & TASK_MASK) >= ((c >> TASK_BITS) & TASK_MASK))
             return;
         if (!atomic_compare_exchange_weak(&P.claim, &c, c + 1))
             continue;
-        P.fn(P.arg, (int)(uint32_t)c);
+        P.fn(P.arg, (int)(c & TASK_MASK));
         atomic_fetch_add(&P.done, 1);
         c = atomic_load(&P.claim);
     }
@@ -64,14 +70,14 @@ static void work(uint32_t gen)
 static void *worker(void *unused)
 {
     (void)unused;
-    uint32_t seen = (uint32_t)(atomic_load(&P.claim) >> 32);
+    uint32_t seen = GEN(atomic_load(&P.claim));
     for (;;) {
-        uint32_t gen = (uint32_t)(atomic_load(&P.claim) >> 32);
+        uint32_t gen = GEN(atomic_load(&P.claim));
         if (gen == seen) {
             const int64_t until = now_ns() + SPIN_NS;
             for (int i = 0; gen == seen; i++) {
                 cpu_relax();
-                gen = (uint32_t)(atomic_load(&P.claim) >> 32);
+                gen = GEN(atomic_load(&P.claim));
                 if ((i & 255) == 255) {
                     if (now_ns() > until)
                         break;
@@ -82,7 +88,7 @@ static void *worker(void *unused)
         if (gen == seen) {
             pthread_mutex_lock(&P.lock);
             atomic_fetch_add(&P.sleeping, 1);
-            while ((gen = (uint32_t)(atomic_load(&P.claim) >> 32)) == seen)
+            while ((gen = GEN(atomic_load(&P.claim))) == seen)
                 pthread_cond_wait(&P.wake, &P.lock);
             atomic_fetch_sub(&P.sleeping, 1);
             pthread_mutex_unlock(&P.lock);
@@ -131,7 +137,7 @@ void pool_run(int n_tasks, pool_fn fn, void *arg)
     if (n_tasks <= 0)
         return;
     const int n = wanted();
-    if (n_tasks == 1 || n == 1 || pthread_mutex_trylock(&P.run_lock) != 0) {
+    if (n_tasks == 1 || n == 1 || (unsigned)n_tasks > TASK_MASK || pthread_mutex_trylock(&P.run_lock) != 0) {
         for (int i = 0; i < n_tasks; i++)
             fn(arg, i);
         return;
@@ -139,10 +145,9 @@ void pool_run(int n_tasks, pool_fn fn, void *arg)
     grow(n);
     P.fn = fn;
     P.arg = arg;
-    atomic_store_explicit(&P.n, n_tasks, memory_order_relaxed);
     atomic_store(&P.done, 0);
-    const uint32_t gen = (uint32_t)(atomic_load(&P.claim) >> 32) + 1;
-    atomic_store(&P.claim, (uint64_t)gen << 32);
+    const uint32_t gen = (GEN(atomic_load(&P.claim)) + 1) & 0xFFFF;
+    atomic_store(&P.claim, (uint64_t)gen << 48 | (uint64_t)n_tasks << TASK_BITS);
     if (atomic_load(&P.sleeping) > 0) {
         pthread_mutex_lock(&P.lock);
         pthread_cond_broadcast(&P.wake);

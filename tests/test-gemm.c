@@ -333,6 +333,43 @@ static void *caller_main(void *arg)
     }
     return NULL;
 }
+/* Jobs back to back whose task counts alternate between small and large: a worker finishing the
+ * last task of one job must never take a task of the next one through a stale view of the queue
+ * (a task run twice, or counted for the wrong job, leaves a counter at 0 or 2). */
+typedef struct stamp_job {
+    int id;
+    atomic_int *count;
+    atomic_int *wrong;
+} stamp_job;
+
+static void stamp_task(void *arg, int task)
+{
+    const stamp_job *j = arg;
+    if (task < 0 || task >= 64)
+        atomic_fetch_add(j->wrong, 1);
+    else
+        atomic_fetch_add(&j->count[task], 1);
+}
+
+static void test_pool_back_to_back_jobs(void **state)
+{
+    (void)state;
+    tensor_set_threads(2);
+    static atomic_int count[64];
+    atomic_int wrong = 0;
+    for (int id = 0; id < 20000; id++) {
+        const int n = id % 2 ? 64 : 2;
+        for (int i = 0; i < 64; i++)
+            atomic_store(&count[i], 0);
+        stamp_job j = {id, count, &wrong};
+        pool_run(n, stamp_task, &j);
+        for (int i = 0; i < 64; i++)
+            if (atomic_load(&count[i]) != (i < n ? 1 : 0))
+                fail_msg("job %d (%d tasks): task %d ran %d times", id, n, i, atomic_load(&count[i]));
+    }
+    assert_int_equal(atomic_load(&wrong), 0);
+}
+
 
 /* Two threads post jobs at once: one runs on the pool, the other inline; both complete. */
 static void test_pool_concurrent_callers(void **state)
@@ -369,6 +406,7 @@ int main(void)
         cmocka_unit_test(test_pool_each_task_once),
         cmocka_unit_test(test_pool_nested),
         cmocka_unit_test(test_pool_concurrent_callers),
+        cmocka_unit_test(test_pool_back_to_back_jobs),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
