@@ -67,9 +67,13 @@ static void work(uint32_t gen)
     }
 }
 
-static void *worker(void *unused)
+static int wanted(void);
+
+/* index: this worker's number; workers past the current thread count (tensor_set_threads lowered
+ * it) keep out of the jobs. */
+static void *worker(void *index)
 {
-    (void)unused;
+    const int me = (int)(intptr_t)index;
     uint32_t seen = GEN(atomic_load(&P.claim));
     for (;;) {
         uint32_t gen = GEN(atomic_load(&P.claim));
@@ -94,7 +98,8 @@ static void *worker(void *unused)
             pthread_mutex_unlock(&P.lock);
         }
         seen = gen;
-        work(gen);
+        if (me + 1 < wanted())
+            work(gen);
     }
     return NULL;
 }
@@ -123,7 +128,7 @@ static void grow(int n)
         pthread_attr_t attr;
         pthread_attr_init(&attr);
         pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-        const int rc = pthread_create(&t, &attr, worker, NULL);
+        const int rc = pthread_create(&t, &attr, worker, (void *)(intptr_t)P.workers);
         pthread_attr_destroy(&attr);
         if (rc != 0)
             break;
