@@ -1,6 +1,7 @@
 #include "gemm.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -19,7 +20,7 @@
 bool gemm_ok(void)
 {
 #if HAVE_AVX512_CODE
-    static int ok = -1;
+    static _Atomic int ok = -1;
     if (ok < 0)
         ok = __builtin_cpu_supports("avx512f") ? 1 : 0;
     return ok == 1;
