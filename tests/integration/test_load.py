@@ -4,9 +4,11 @@ No 5xx, every answer equals the offline `ptune classify` answer for its text, an
 succeeds. Prints requests/s and p50/p99 latency.
 
 "Equals": the same label and the same probabilities within SCORE_TOL. The daemon merges texts of
-concurrent requests into one forward pass; OpenBLAS sums a GEMM row in an order that may depend on the
-batch's shape, so a probability can move by a few float32 ulps with the company a text keeps (measured:
-up to ~3e-7). A label may differ only where the offline top two are within that tolerance (a tie).
+concurrent requests into one forward pass. The engine's own products (AVX-512 CPUs) sum every row in the
+same order whatever the batch, so there the answers are bit-identical (test-bert asserts it at the engine);
+OpenBLAS, used elsewhere, sums in an order that may depend on the batch's shape, so a probability can move
+by a few float32 ulps with the company a text keeps (measured: up to ~3e-7). A label may differ only where
+the offline top two are within that tolerance (a tie).
 
 PTUNE_LOAD_MODEL=DIR runs it on another backbone (e.g. a bert-base-sized one) instead of the small
 generated model."""
