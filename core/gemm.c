@@ -6,6 +6,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "pool.h"
 
@@ -142,29 +143,34 @@ static void pack_key_make(void)
     pthread_key_create(&pack_key, pack_free);
 }
 
+/* The products return nothing, so running out of memory for this scratch (a few MB, once per thread
+ * and size) cannot be reported to the caller: it aborts, as OpenBLAS does when its buffers fail. */
+static void out_of_memory(void)
+{
+    static const char msg[] = "ptune engine: out of memory for GEMM scratch\n";
+    if (write(2, msg, sizeof msg - 1) < 0) {
+        /* nothing more to say */
+    }
+    abort();
+}
+
 static float *pack_space(int slot, size_t floats)
 {
     pthread_once(&pack_once, pack_key_make);
     pack_buf *b = pthread_getspecific(pack_key);
     if (!b) {
         b = calloc(1, sizeof *b);
-        if (!b || pthread_setspecific(pack_key, b)) {
-            free(b);
-            return NULL;
-        }
+        if (!b || pthread_setspecific(pack_key, b))
+            out_of_memory();
     }
     if (b->cap[slot] < floats) {
         free(b->p[slot]);
-        b->p[slot] = NULL;
-        b->cap[slot] = 0;
         void *p = NULL;
         if (posix_memalign(&p, 64, floats * sizeof(float)))
-            return NULL;
+            out_of_memory();
         b->p[slot] = p;
         b->cap[slot] = floats;
     }
-    if (!b->p[slot])
-        abort(); /* no memory for a few MB of scratch: nothing sensible to return */
     return b->p[slot];
 }
 
