@@ -236,13 +236,14 @@ static int prepare(const bert_model *m, bert_ws *ws, const bert_row *rows, int n
     return 0;
 }
 
-/* The training store: per layer the saved activations, then the embedding and head LayerNorms. */
 static int cmp_int(const void *a, const void *b)
 {
     const int x = *(const int *)a, y = *(const int *)b;
     return (x > y) - (x < y);
 }
 
+/* The training store: per layer the saved activations, then the embedding and head LayerNorms; and
+ * the token index of every prompt vector (the only rows the first layer's backward must produce). */
 static int prepare_train(const bert_model *m, bert_ws *ws, const bert_row *rows, pt_err *err)
 {
     const size_t H = (size_t)m->cfg.hidden_size, I = (size_t)m->cfg.intermediate_size;
@@ -513,7 +514,8 @@ static void attention_backward(const bert_model *m, bert_ws *ws, const query_row
  * receives d loss / d xq through the query path and the residuals. dx [T,H] receives
  * beta * dx + the gradient through keys and values. When every token is a query row (all layers
  * but the last), g and dx are the same matrix and beta is 1: the three paths are then one GEMM
- * against the stacked weights. */
+ * against the stacked weights. prompt_rows_only (the first layer): that GEMM runs for the prompt
+ * rows alone, and the other rows of dx are left incomplete (nothing reads them). */
 static void layer_backward(const bert_model *m, bert_ws *ws, const bert_layer *L, const saved_layer *s,
                            const query_rows *qr, float *g, float *dx, float beta, bool prompt_rows_only)
 {
