@@ -373,105 +373,56 @@ static void transpose(int L, int d, const float *restrict x, int ldx, float *res
             xt[(size_t)c * L + j] = x[(size_t)j * ldx + c];
 }
 
-/* s[i, j] = sum_c a[i, c] bt[c, j]: the inner loop runs along j, contiguous in bt and s. */
+/* C[m,n] = A[m,k] B[k,n] in the calling thread, for CPUs without AVX-512: the inner loop runs
+ * along a row of B and of C. */
 SIMD_CLONES
-static void rows_times(int nq, int L, int d, const float *restrict a, int lda, const float *restrict bt,
-                       float *restrict s)
+static void nn_portable(int m, int n, int k, const float *restrict a, int lda, const float *restrict b, int ldb,
+                        float *restrict c, int ldc)
 {
-    for (int i = 0; i < nq; i++) {
-        float *restrict si = s + (size_t)i * L;
+    for (int i = 0; i < m; i++) {
+        float *restrict ci = c + (size_t)i * ldc;
         const float *ai = a + (size_t)i * lda;
 #pragma omp simd
-        for (int j = 0; j < L; j++)
-            si[j] = 0.0f;
-        for (int c = 0; c < d; c++) {
-            const float x = ai[c], *restrict b = bt + (size_t)c * L;
+        for (int j = 0; j < n; j++)
+            ci[j] = 0.0f;
+        for (int p = 0; p < k; p++) {
+            const float x = ai[p], *restrict bp = b + (size_t)p * ldb;
 #pragma omp simd
-            for (int j = 0; j < L; j++)
-                si[j] += x * b[j];
+            for (int j = 0; j < n; j++)
+                ci[j] += x * bp[j];
         }
     }
 }
 
-/* out[i, :] = sum_j p[i, j] b[j, :] (out [nq, ldo], b [L, ldb], d columns). */
-SIMD_CLONES
-static void mix_rows(int nq, int L, int d, const float *restrict p, const float *restrict b, int ldb,
-                     float *restrict out, int ldo)
+static void nn_serial(int m, int n, int k, const float *a, int lda, const float *b, int ldb, float *c, int ldc)
 {
-    for (int i = 0; i < nq; i++) {
-        float *restrict o = out + (size_t)i * ldo;
-        const float *pi = p + (size_t)i * L;
-#pragma omp simd
-        for (int c = 0; c < d; c++)
-            o[c] = 0.0f;
-        for (int j = 0; j < L; j++) {
-            const float x = pi[j], *restrict bj = b + (size_t)j * ldb;
-#pragma omp simd
-            for (int c = 0; c < d; c++)
-                o[c] += x * bj[c];
-        }
-    }
-}
-
-/* out[j, :] = sum_i p[i, j] a[i, :] (out [L, ldo], a [nq, lda], d columns). */
-SIMD_CLONES
-static void mix_cols(int nq, int L, int d, const float *restrict p, const float *restrict a, int lda,
-                     float *restrict out, int ldo)
-{
-    for (int j = 0; j < L; j++) {
-        float *restrict o = out + (size_t)j * ldo;
-#pragma omp simd
-        for (int c = 0; c < d; c++)
-            o[c] = 0.0f;
-    }
-    for (int i = 0; i < nq; i++) {
-        const float *pi = p + (size_t)i * L, *restrict ai = a + (size_t)i * lda;
-        for (int j = 0; j < L; j++) {
-            const float x = pi[j];
-            float *restrict o = out + (size_t)j * ldo;
-#pragma omp simd
-            for (int c = 0; c < d; c++)
-                o[c] += x * ai[c];
-        }
-    }
+    if (gemm_ok())
+        gemm_nn_serial(m, n, k, a, lda, b, ldb, c, ldc);
+    else
+        nn_portable(m, n, k, a, lda, b, ldb, c, ldc);
 }
 
 void tensor_attention_head(int nq, int L, int d, const float *q, int ldq, const float *k, const float *v, int ldkv,
                            float scale, float *p, float *ctx, int ldc, float *kt)
 {
     transpose(L, d, k, ldkv, kt);
-    if (gemm_ok())
-        gemm_nn_serial(nq, L, d, q, ldq, kt, L, p, L);
-    else
-        rows_times(nq, L, d, q, ldq, kt, p);
+    nn_serial(nq, L, d, q, ldq, kt, L, p, L);
     tensor_softmax_rows(nq, L, p, L, scale);
-    if (gemm_ok())
-        gemm_nn_serial(nq, d, L, p, L, v, ldkv, ctx, ldc);
-    else
-        mix_rows(nq, L, d, p, v, ldkv, ctx, ldc);
+    nn_serial(nq, d, L, p, L, v, ldkv, ctx, ldc);
 }
 
 void tensor_attention_head_backward(int nq, int L, int d, const float *q, int ldq, const float *k, const float *v,
                                     int ldkv, float scale, const float *p, const float *dctx, int ldd, float *dq,
                                     float *dk, float *dv, float *dp, float *scratch)
 {
-    float *vt = scratch;
+    /* the products with a transposed operand go through a transposed copy: vt [d, L], t [L, nq] */
+    float *vt = scratch, *t = scratch + (size_t)d * L;
     transpose(L, d, v, ldkv, vt);
-    if (!gemm_ok()) {
-        rows_times(nq, L, d, dctx, ldd, vt, dp);
-        mix_cols(nq, L, d, p, dctx, ldd, dv, ldkv);
-        tensor_softmax_backward(nq, L, dp, L, p, L, scale);
-        mix_rows(nq, L, d, dp, k, ldkv, dq, ldq);
-        mix_cols(nq, L, d, dp, q, ldq, dk, ldkv);
-        return;
-    }
-    /* the products with a transposed operand go through a transposed copy [L, nq] */
-    float *t = scratch + (size_t)d * L;
-    gemm_nn_serial(nq, L, d, dctx, ldd, vt, L, dp, L);
+    nn_serial(nq, L, d, dctx, ldd, vt, L, dp, L);
     transpose(nq, L, p, L, t);
-    gemm_nn_serial(L, d, nq, t, nq, dctx, ldd, dv, ldkv);
+    nn_serial(L, d, nq, t, nq, dctx, ldd, dv, ldkv);
     tensor_softmax_backward(nq, L, dp, L, p, L, scale);
-    gemm_nn_serial(nq, d, L, dp, L, k, ldkv, dq, ldq);
+    nn_serial(nq, d, L, dp, L, k, ldkv, dq, ldq);
     transpose(nq, L, dp, L, t);
-    gemm_nn_serial(L, d, nq, t, nq, q, ldq, dk, ldkv);
+    nn_serial(L, d, nq, t, nq, q, ldq, dk, ldkv);
 }
